@@ -1,0 +1,61 @@
+/**
+ * The authorization seam. Every route declares the access it needs (an AccessRequirement); before the
+ * handler runs, the server asks the configured Authorizer to authenticate the request and check it.
+ * The default (anonymous) authorizer allows everything; the token authorizer (auth/) enforces accounts,
+ * scopes and tokens. Handlers never look at credentials themselves.
+ */
+import type { IncomingMessage } from 'node:http';
+
+export type RepositoryAction = 'pull' | 'push' | 'delete';
+
+export type AccessRequirement =
+  /** GET /v2/: any authenticated principal (anonymous when the registry allows anonymous access). */
+  | { kind: 'base' }
+  /** An action on one repository (image name, e.g. "my-project/myapp"). */
+  | { kind: 'repository'; name: string; actions: RepositoryAction[] }
+  /** GET /v2/_catalog: listing repositories (filtered by what the principal may pull). */
+  | { kind: 'catalog' }
+  /** Management API that needs a registry administrator. */
+  | { kind: 'admin' }
+  /** Management API readable by any principal that can read the given Nitro repository id. */
+  | { kind: 'repository-admin-read'; repositoryId: string }
+  /** No authentication at all (token endpoint, JWKS, metrics when public). */
+  | { kind: 'public' };
+
+/** How the principal proved who it is; push rule must_use_auth_token_for_push looks at this. */
+export type AuthMethod = 'anonymous' | 'password' | 'access-token';
+
+export interface Principal {
+  /** Account name; null for anonymous. */
+  readonly subject: string | null;
+  readonly admin: boolean;
+  readonly method: AuthMethod;
+  /**
+   * Returns true when the principal may perform the action on the image name. Used by handlers that
+   * filter (catalog) and by push rules. For the anonymous authorizer this is always true.
+   */
+  can(name: string, action: RepositoryAction): boolean;
+}
+
+export interface Authorizer {
+  /**
+   * Authenticates the request (Basic or Bearer, or anonymous) and checks `need`.
+   * Resolves to the principal, or rejects with RegistryError UNAUTHORIZED (401, with a WWW-Authenticate
+   * challenge header naming the scope needed) or DENIED (403) / TOOMANYREQUESTS (429).
+   */
+  authorize(req: IncomingMessage, need: AccessRequirement): Promise<Principal>;
+}
+
+/** Everything allowed, as for a registry with no auth configured. */
+export const ANONYMOUS_ADMIN: Principal = {
+  subject: null,
+  admin: true,
+  method: 'anonymous',
+  can: () => true,
+};
+
+export const allowAllAuthorizer: Authorizer = {
+  async authorize() {
+    return ANONYMOUS_ADMIN;
+  },
+};

@@ -1,0 +1,71 @@
+/**
+ * `nitro-registry serve [--config FILE] [--listen HOST:PORT] [--data DIR] [--tls-cert F --tls-key F] [--log-level L]`
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigError } from './config.js';
+import { startRegistry } from './server.js';
+
+export const SERVE_USAGE = `Usage: nitro-registry serve [options]
+
+Serves an OCI Distribution / Docker Registry v2 registry.
+
+Options (flags override NITRO_REGISTRY_* environment variables, which override the config file):
+  --config FILE        YAML or JSON config file            (env NITRO_REGISTRY_CONFIG)
+  --listen HOST:PORT   address to listen on                (env NITRO_REGISTRY_LISTEN, default 127.0.0.1:5000)
+  --data DIR           data directory                      (env NITRO_REGISTRY_DATA, default ./data)
+  --tls-cert FILE      PEM certificate, serve HTTPS        (env NITRO_REGISTRY_TLS_CERT)
+  --tls-key FILE       PEM private key                     (env NITRO_REGISTRY_TLS_KEY)
+  --log-level LEVEL    fatal|error|warn|info|debug|silent  (env NITRO_REGISTRY_LOG_LEVEL, default info)
+  --no-auth            anonymous read/write, like registry:2 (env NITRO_REGISTRY_AUTH=false)
+  -h, --help           show this help
+`;
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      listen: { type: 'string' },
+      data: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'log-level': { type: 'string' },
+      'no-auth': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(SERVE_USAGE);
+    return 0;
+  }
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new ConfigError('--tls-cert and --tls-key go together');
+  const flags: Record<string, unknown> = {
+    listen: values.listen,
+    data: values.data,
+    log_level: values['log-level'],
+    ...(values['tls-cert'] ? { tls: { cert: values['tls-cert'], key: values['tls-key'] } } : {}),
+    ...(values['no-auth'] ? { auth: { enabled: false } } : {}),
+  };
+  const config = loadConfig({ file: values.config, env: process.env, flags });
+  const running = await startRegistry(config);
+  const host = running.url.replace(/^https?:\/\//, '');
+  const lines = [
+    `nitro-registry listening on ${running.url}`,
+    `  data: ${config.dataDir}`,
+    ...running.registry.startupMessages.map((m) => `  ${m}`),
+    `  push an image:  docker tag myapp:latest ${host}/my-project/myapp:latest && docker push ${host}/my-project/myapp:latest`,
+    `  or with skopeo: skopeo copy --dest-tls-verify=false docker-archive:myapp.tar docker://${host}/my-project/myapp:latest`,
+  ];
+  process.stderr.write(lines.join('\n') + '\n');
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`nitro-registry: ${signal} received, shutting down\n`);
+      running.close().then(resolve, resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}

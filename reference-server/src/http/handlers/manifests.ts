@@ -1,0 +1,154 @@
+/** /v2/<name>/manifests/<reference> — GET, HEAD, PUT, DELETE by tag or digest. */
+import type { Route, RequestContext } from '../route.js';
+import type { RegistryDeps } from '../../registry/deps.js';
+import { RegistryError } from '../../oci/errors.js';
+import { digestOf, parseDigest } from '../../oci/digest.js';
+import { parseManifest } from '../../oci/manifest.js';
+import { MAX_MANIFEST_BYTES } from '../../oci/media-types.js';
+import { readBody, sendEmpty } from '../respond.js';
+import { referenceParam, repositoryName } from '../names.js';
+import type { ManifestRecord } from '../../metadata/store.js';
+
+const PATTERN = /^\/v2\/(?<name>.+)\/manifests\/(?<reference>[^/]+)$/;
+
+export function manifestRoutes(deps: RegistryDeps): Route[] {
+  const resolve = async (ctx: RequestContext): Promise<ManifestRecord> => {
+    const name = repositoryName(ctx.params);
+    ctx.log.repository = name;
+    const ref = referenceParam(ctx.params.reference);
+    const digest = ref.kind === 'digest' ? ref.digest : deps.meta.resolveTag(name, ref.tag);
+    const manifest = digest ? deps.meta.getManifest(name, digest) : null;
+    if (!manifest) {
+      const e = deps.meta.repositoryExists(name) ? 'MANIFEST_UNKNOWN' : 'NAME_UNKNOWN';
+      throw new RegistryError(e, undefined, { name, reference: ctx.params.reference });
+    }
+    await deps.hooks.beforeManifestServe({ name, digest: manifest.digest, mediaType: manifest.mediaType, principal: ctx.principal });
+    return manifest;
+  };
+
+  const serveHeaders = (m: ManifestRecord) => ({
+    'Content-Type': m.mediaType,
+    'Content-Length': m.size,
+    'Docker-Content-Digest': m.digest,
+    ETag: `"${m.digest}"`,
+  });
+
+  const pull = (p: Readonly<Record<string, string>>) => ({ kind: 'repository' as const, name: p.name ?? '', actions: ['pull' as const] });
+
+  return [
+    {
+      method: 'GET',
+      name: 'manifest_get',
+      pattern: PATTERN,
+      access: pull,
+      async handle(ctx) {
+        const m = await resolve(ctx);
+        ctx.res.writeHead(200, serveHeaders(m));
+        ctx.res.end(m.body);
+        ctx.log.bytesOut = m.size;
+      },
+    },
+    {
+      method: 'HEAD',
+      name: 'manifest_head',
+      pattern: PATTERN,
+      access: pull,
+      async handle(ctx) {
+        const m = await resolve(ctx);
+        sendEmpty(ctx.res, 200, serveHeaders(m));
+      },
+    },
+    {
+      method: 'PUT',
+      name: 'manifest_put',
+      pattern: PATTERN,
+      access: (p) => ({ kind: 'repository', name: p.name ?? '', actions: ['pull', 'push'] }),
+      async handle(ctx) {
+        const name = repositoryName(ctx.params);
+        ctx.log.repository = name;
+        const ref = referenceParam(ctx.params.reference);
+        const body = await readBody(
+          ctx.req,
+          MAX_MANIFEST_BYTES,
+          () => new RegistryError('MANIFEST_TOO_LARGE', `manifest exceeds the ${MAX_MANIFEST_BYTES} byte limit`),
+        );
+        ctx.log.bytesIn = body.length;
+        const algorithm = ref.kind === 'digest' ? parseDigest(ref.digest)!.algorithm : 'sha256';
+        const digest = digestOf(body, algorithm);
+        if (ref.kind === 'digest' && ref.digest !== digest) {
+          throw new RegistryError('DIGEST_INVALID', 'manifest digest does not match its content', { expected: ref.digest, actual: digest });
+        }
+        const parsed = parseManifest(body, ctx.req.headers['content-type']);
+        const tag = ref.kind === 'tag' ? ref.tag : null;
+        const decision = await deps.hooks.beforeManifestPut({ name, tag, digest, principal: ctx.principal });
+        const result = deps.meta.putManifest(
+          {
+            repository: name,
+            digest,
+            mediaType: parsed.mediaType,
+            body,
+            subject: parsed.subject,
+            artifactType: parsed.artifactType,
+            annotations: parsed.annotations,
+            references: parsed.references,
+          },
+          tag,
+          decision,
+        );
+        if (result.missing.length > 0) {
+          throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest references ${result.missing.length} unknown blob(s) or manifest(s)`, {
+            missing: result.missing.map((r) => r.digest),
+          });
+        }
+        if (result.tagConflict) {
+          throw new RegistryError('TAG_IMMUTABLE', undefined, {
+            rule: 'allow_tag_overwrite',
+            tag,
+            current: result.tagConflict.existingDigest,
+          });
+        }
+        sendEmpty(ctx.res, 201, {
+          Location: `/v2/${name}/manifests/${digest}`,
+          'Docker-Content-Digest': digest,
+          ...(parsed.subject ? { 'OCI-Subject': parsed.subject } : {}),
+        });
+      },
+    },
+    {
+      method: 'DELETE',
+      name: 'manifest_delete',
+      pattern: PATTERN,
+      access: (p) => ({ kind: 'repository', name: p.name ?? '', actions: ['delete'] }),
+      async handle(ctx) {
+        if (!deps.options.deleteEnabled) throw new RegistryError('UNSUPPORTED', 'deletes are disabled on this registry');
+        const name = repositoryName(ctx.params);
+        ctx.log.repository = name;
+        const ref = referenceParam(ctx.params.reference);
+        if (ref.kind === 'tag') {
+          const digest = deps.meta.resolveTag(name, ref.tag);
+          if (!digest) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { name, tag: ref.tag });
+          const decision = await deps.hooks.beforeDelete({ name, tag: ref.tag, digest, principal: ctx.principal });
+          if (!decision.allowTagOverwrite) {
+            throw new RegistryError('TAG_IMMUTABLE', 'deleting a tag is refused by the push rule allow_tag_overwrite=false', {
+              rule: 'allow_tag_overwrite',
+              tag: ref.tag,
+            });
+          }
+          deps.meta.deleteTag(name, ref.tag);
+        } else {
+          const decision = await deps.hooks.beforeDelete({ name, tag: null, digest: ref.digest, principal: ctx.principal });
+          if (!decision.allowTagOverwrite && deps.meta.tagsOf(name, ref.digest).length > 0) {
+            throw new RegistryError('TAG_IMMUTABLE', 'deleting a tagged manifest is refused by the push rule allow_tag_overwrite=false', {
+              rule: 'allow_tag_overwrite',
+              tags: deps.meta.tagsOf(name, ref.digest),
+            });
+          }
+          if (!deps.meta.deleteManifest(name, ref.digest)) {
+            throw new RegistryError('MANIFEST_UNKNOWN', undefined, { name, digest: ref.digest });
+          }
+        }
+        sendEmpty(ctx.res, 202);
+      },
+    },
+  ];
+}

@@ -1,0 +1,220 @@
+/**
+ * Upload sessions: bytes arrive in one or more chunks, are hashed while they stream to the session's
+ * scratch file, and become a blob only when the client's digest matches. Session records live in the
+ * metadata store (they survive a restart); the running hash lives in memory and is rebuilt from the
+ * scratch file when missing (after a restart) — so resuming is always possible, just slower once.
+ */
+import type { Hash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RegistryError } from '../oci/errors.js';
+import { newHash, parseDigest } from '../oci/digest.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { BlobRecord, MetadataStore, UploadRecord } from '../metadata/store.js';
+
+interface HashState {
+  hash: Hash;
+  /** Bytes covered by `hash`. */
+  offset: number;
+}
+
+export interface ChunkOptions {
+  /** Content-Range start, when the client sent one: must equal the session's offset. */
+  readonly start?: number;
+  /** Expected number of bytes (Content-Length or the Content-Range span). */
+  readonly length?: number;
+  readonly signal?: AbortSignal;
+}
+
+export class UploadService {
+  private readonly hashes = new Map<string, HashState>();
+  /** Sessions with a chunk in progress: a second concurrent writer would corrupt the offset. */
+  private readonly busy = new Set<string>();
+  private inFlight = 0;
+
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly meta: MetadataStore,
+  ) {}
+
+  get uploadsInFlight(): number {
+    return this.inFlight;
+  }
+
+  async start(repository: string): Promise<UploadRecord> {
+    const id = randomUUID();
+    await this.blobs.createUpload(id);
+    const rec = this.meta.createUpload(id, repository);
+    this.hashes.set(id, { hash: newHash('sha256'), offset: 0 });
+    return rec;
+  }
+
+  /** The session, if it exists and belongs to `repository`. */
+  get(id: string, repository: string): UploadRecord {
+    const rec = /^[a-zA-Z0-9-]{8,64}$/.test(id) ? this.meta.getUpload(id) : null;
+    if (!rec || rec.repository !== repository) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { uuid: id });
+    return rec;
+  }
+
+  /** Appends one chunk; returns the new offset. On any failure the session is left as it was before. */
+  async append(id: string, repository: string, body: Readable, opts: ChunkOptions = {}): Promise<UploadRecord> {
+    const rec = this.get(id, repository);
+    if (opts.start !== undefined && opts.start !== rec.offset) {
+      throw new RegistryError('RANGE_INVALID', `chunk starts at ${opts.start} but the upload has ${rec.offset} bytes`, undefined, {
+        Range: rangeHeader(rec.offset),
+        Location: uploadLocation(repository, id),
+        'Docker-Upload-UUID': id,
+      });
+    }
+    if (this.busy.has(id)) throw new RegistryError('BLOB_UPLOAD_INVALID', 'another chunk is being written to this upload');
+    this.busy.add(id);
+    this.inFlight++;
+    try {
+      const state = await this.hashState(rec);
+      const before = state.hash.copy(); // to roll back if the chunk fails half way
+      let received = 0;
+      const limit = opts.length;
+      try {
+        await pipeline(
+          body,
+          async function* (source: AsyncIterable<Buffer>) {
+            for await (const chunk of source) {
+              received += chunk.length;
+              if (limit !== undefined && received > limit) throw new RegistryError('SIZE_INVALID', 'more bytes than announced');
+              state.hash.update(chunk);
+              yield chunk;
+            }
+          },
+          this.blobs.appendUpload(id, rec.offset),
+          opts.signal ? { signal: opts.signal } : {},
+        );
+        if (limit !== undefined && received !== limit) {
+          throw new RegistryError('SIZE_INVALID', `expected ${limit} bytes, received ${received}`);
+        }
+      } catch (e) {
+        state.hash = before;
+        state.offset = rec.offset;
+        await this.blobs.truncateUpload(id, rec.offset).catch(() => undefined);
+        throw e;
+      }
+      state.offset = rec.offset + received;
+      this.meta.setUploadOffset(id, state.offset);
+      return { ...rec, offset: state.offset, updatedAt: Date.now() };
+    } finally {
+      this.busy.delete(id);
+      this.inFlight--;
+    }
+  }
+
+  /**
+   * Finishes the session: appends the optional final chunk, checks `digest`, and commits the blob into
+   * the repository. A digest mismatch ends the session (its bytes cannot become any other blob).
+   */
+  async complete(
+    id: string,
+    repository: string,
+    digest: string,
+    finalChunk: { body: Readable; opts: ChunkOptions } | null,
+  ): Promise<BlobRecord> {
+    const parsed = parseDigest(digest);
+    if (!parsed) throw new RegistryError('DIGEST_INVALID', 'digest parameter is missing or not a supported digest', { digest });
+    let rec = this.get(id, repository);
+    if (finalChunk) rec = await this.append(id, repository, finalChunk.body, finalChunk.opts);
+    if (this.busy.has(id)) throw new RegistryError('BLOB_UPLOAD_INVALID', 'another chunk is being written to this upload');
+    this.busy.add(id);
+    try {
+      let actual: string;
+      if (parsed.algorithm === 'sha256') {
+        const state = await this.hashState(rec);
+        actual = `sha256:${state.hash.copy().digest('hex')}`;
+      } else {
+        actual = await this.hashFile(id, parsed.algorithm);
+      }
+      if (actual !== digest) {
+        await this.discard(id);
+        throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { expected: digest, actual });
+      }
+      await this.blobs.syncUpload(id);
+      // One synchronous block: the file appears and is recorded with no await in between (see gc/).
+      this.blobs.commitUploadSync(id, digest);
+      this.meta.addBlobAndLink(digest, rec.offset, repository);
+      this.meta.deleteUpload(id);
+      this.hashes.delete(id);
+      return this.meta.getBlob(digest)!;
+    } finally {
+      this.busy.delete(id);
+    }
+  }
+
+  /** Monolithic upload (POST ?digest=): a session with one chunk, completed at once. */
+  async monolithic(repository: string, digest: string, body: Readable, opts: ChunkOptions): Promise<BlobRecord> {
+    if (!parseDigest(digest)) {
+      body.resume();
+      throw new RegistryError('DIGEST_INVALID', 'digest parameter is not a supported digest', { digest });
+    }
+    const rec = await this.start(repository);
+    try {
+      return await this.complete(rec.id, repository, digest, { body, opts });
+    } catch (e) {
+      await this.discard(rec.id);
+      throw e;
+    }
+  }
+
+  async cancel(id: string, repository: string): Promise<void> {
+    this.get(id, repository);
+    await this.discard(id);
+  }
+
+  /** Removes sessions idle since before `cutoff`; returns how many. */
+  async purgeStale(cutoff: number): Promise<number> {
+    let n = 0;
+    for (const rec of this.meta.staleUploads(cutoff)) {
+      if (this.busy.has(rec.id)) continue;
+      await this.discard(rec.id);
+      n++;
+    }
+    return n;
+  }
+
+  private async discard(id: string): Promise<void> {
+    this.meta.deleteUpload(id);
+    this.hashes.delete(id);
+    await this.blobs.deleteUpload(id);
+  }
+
+  private async hashState(rec: UploadRecord): Promise<HashState> {
+    const cached = this.hashes.get(rec.id);
+    if (cached && cached.offset === rec.offset) return cached;
+    // After a restart (or a lost cache) rebuild the hash from the bytes on disk.
+    const size = await this.blobs.uploadSize(rec.id);
+    if (size === null) {
+      this.meta.deleteUpload(rec.id);
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload data is gone', { uuid: rec.id });
+    }
+    if (size > rec.offset) await this.blobs.truncateUpload(rec.id, rec.offset); // a chunk cut by a crash
+    const hash = newHash('sha256');
+    let seen = 0;
+    for await (const chunk of this.blobs.readUpload(rec.id)) {
+      const buf = chunk as Buffer;
+      const take = Math.min(buf.length, rec.offset - seen);
+      if (take > 0) hash.update(take === buf.length ? buf : buf.subarray(0, take));
+      seen += buf.length;
+    }
+    const state = { hash, offset: rec.offset };
+    this.hashes.set(rec.id, state);
+    return state;
+  }
+
+  private async hashFile(id: string, algorithm: 'sha256' | 'sha512'): Promise<string> {
+    const hash = newHash(algorithm);
+    for await (const chunk of this.blobs.readUpload(id)) hash.update(chunk as Buffer);
+    return `${algorithm}:${hash.digest('hex')}`;
+  }
+}
+
+/** The `Range` header of upload status responses: inclusive end, "0-0" for an empty upload (as Distribution). */
+export const rangeHeader = (offset: number): string => `0-${Math.max(offset - 1, 0)}`;
+
+export const uploadLocation = (repository: string, id: string): string => `/v2/${repository}/blobs/uploads/${id}`;

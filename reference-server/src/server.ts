@@ -1,0 +1,246 @@
+/**
+ * Composition root: builds the stores, services and routes, and serves them over node:http(s).
+ *   createRegistry(config) → { handler, close }    (for supertest and embedding)
+ *   startRegistry(options) → { url, close }        (listening server)
+ */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { configFrom, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { FsBlobStore } from './storage/fs-blob-store.js';
+import { openDatabase, SqliteMetadataStore } from './metadata/sqlite-store.js';
+import { UploadService } from './registry/uploads.js';
+import { permissiveHooks, type RegistryHooks } from './registry/hooks.js';
+import type { RegistryDeps } from './registry/deps.js';
+import { allowAllAuthorizer, type Authorizer } from './auth/types.js';
+import type { Route, RequestContext, RequestLogFields } from './http/route.js';
+import { RegistryError, isRegistryError } from './oci/errors.js';
+import { sendError } from './http/respond.js';
+import { baseRoutes } from './http/handlers/base.js';
+import { blobRoutes } from './http/handlers/blobs.js';
+import { uploadRoutes } from './http/handlers/uploads.js';
+import { manifestRoutes } from './http/handlers/manifests.js';
+import { tagRoutes } from './http/handlers/tags.js';
+import { catalogRoutes } from './http/handlers/catalog.js';
+import { referrerRoutes } from './http/handlers/referrers.js';
+import { metricsRoutes } from './http/handlers/metrics.js';
+
+export interface Registry {
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly config: Config;
+  readonly deps: RegistryDeps;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  /** Messages for the operator printed once at start (e.g. a generated admin password). */
+  readonly startupMessages: string[];
+  /** Aborts in-flight work and closes the stores. */
+  close(): Promise<void>;
+}
+
+export interface RegistryOptions {
+  /** A logger to use instead of one built from config.logLevel (tests pass a silent one). */
+  log?: Logger;
+}
+
+function decodeParams(groups: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(groups ?? {})) {
+    try {
+      out[k] = decodeURIComponent(v);
+    } catch {
+      out[k] = v; // malformed escapes: leave as is; validation refuses it
+    }
+  }
+  return out;
+}
+
+export async function createRegistry(configOrOverrides: Config | Record<string, unknown> = {}, opts: RegistryOptions = {}): Promise<Registry> {
+  const config = 'uploads' in configOrOverrides && 'dataDir' in configOrOverrides ? (configOrOverrides as Config) : configFrom(configOrOverrides);
+  const log = opts.log ?? createLogger(config.logLevel);
+  mkdirSync(config.dataDir, { recursive: true });
+
+  const blobs = new FsBlobStore(config.dataDir);
+  await blobs.init();
+  const db = openDatabase(join(config.dataDir, 'registry.db'), { durability: config.durability });
+  const meta = new SqliteMetadataStore(db);
+  const uploads = new UploadService(blobs, meta);
+  const metrics = createMetrics({ uploadsInFlight: () => uploads.uploadsInFlight });
+
+  const authorizer: Authorizer = allowAllAuthorizer;
+  const hooks: RegistryHooks = permissiveHooks;
+  const extraRoutes: Route[] = [];
+  const startupMessages: string[] = [];
+
+  const deps: RegistryDeps = {
+    meta,
+    blobs,
+    uploads,
+    hooks,
+    options: { chunkMinLength: config.uploads.chunkMinLength, maxPageSize: config.maxPageSize, deleteEnabled: config.deleteEnabled },
+  };
+
+  // Order matters where patterns overlap: specific /v2/ paths (token, catalog) before the name patterns,
+  // upload sessions before blobs/<digest>.
+  const routes: Route[] = [
+    ...extraRoutes,
+    ...baseRoutes(),
+    ...catalogRoutes(deps),
+    ...uploadRoutes(deps),
+    ...blobRoutes(deps),
+    ...manifestRoutes(deps),
+    ...tagRoutes(deps),
+    ...referrerRoutes(deps),
+    ...metricsRoutes(metrics),
+  ];
+
+  const shutdown = new AbortController();
+
+  // Expired upload sessions are purged in the background (GC purges them too).
+  const ttlMs = config.uploads.ttlSeconds * 1000;
+  const purgeTimer = setInterval(
+    () => {
+      uploads.purgeStale(Date.now() - ttlMs).catch((e: unknown) => log.error({ err: e }, 'upload purge failed'));
+    },
+    Math.min(Math.max(ttlMs / 4, 1000), 5 * 60_000),
+  );
+  purgeTimer.unref();
+
+  async function dispatch(req: IncomingMessage, res: ServerResponse, fields: RequestLogFields): Promise<string> {
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    const url = new URL(req.url ?? '/', 'http://registry.invalid');
+    const method = req.method ?? 'GET';
+    let pathMatched = false;
+    for (const route of routes) {
+      const m = route.pattern.exec(url.pathname);
+      if (!m) continue;
+      pathMatched = true;
+      if (route.method !== method) continue;
+      const params = decodeParams(m.groups);
+      const principal = await authorizer.authorize(req, route.access(params, url));
+      fields.user = principal.subject;
+      const abort = new AbortController();
+      const onClose = () => {
+        if (!res.writableFinished) abort.abort(new Error('client closed the connection'));
+      };
+      res.once('close', onClose);
+      const onShutdown = () => abort.abort(new Error('server shutting down'));
+      shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+      try {
+        const ctx: RequestContext = { req, res, url, params, principal, signal: abort.signal, log: fields };
+        await route.handle(ctx);
+      } finally {
+        shutdown.signal.removeEventListener('abort', onShutdown);
+      }
+      return route.name;
+    }
+    if (pathMatched) throw new RegistryError('UNSUPPORTED', `method ${method} is not allowed here`);
+    throw Object.assign(new RegistryError('UNSUPPORTED', 'no such endpoint'), { status: 404 });
+  }
+
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const started = process.hrtime.bigint();
+    const fields: RequestLogFields = {};
+    let routeName = 'unmatched';
+    dispatch(req, res, fields)
+      .then((name) => {
+        routeName = name;
+      })
+      .catch((err: unknown) => {
+        if (isRegistryError(err)) {
+          fields.error = err.code;
+          sendError(res, err);
+        } else if ((err as { name?: string })?.name === 'AbortError' || res.destroyed) {
+          fields.error = 'aborted';
+          res.destroy();
+        } else {
+          log.error({ err, method: req.method, path: req.url?.split('?')[0] }, 'unhandled error');
+          fields.error = 'internal';
+          sendError(res, new RegistryError('UNKNOWN', 'internal server error'));
+        }
+        // Unread request bodies would stall a keep-alive connection: drain what is left.
+        if (!req.complete) req.resume();
+      })
+      .finally(() => {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        metrics.requests.inc({ route: routeName, method: req.method ?? '', status: String(res.statusCode) });
+        metrics.duration.observe({ route: routeName }, seconds);
+        if (fields.bytesIn) metrics.bytesIn.inc(fields.bytesIn);
+        if (fields.bytesOut) metrics.bytesOut.inc(fields.bytesOut);
+        if (log.isLevelEnabled('info')) {
+          log.info(
+            { method: req.method, path: req.url?.split('?')[0], status: res.statusCode, durationMs: Math.round(seconds * 1e4) / 10, ...fields },
+            'request',
+          );
+        }
+      });
+  };
+
+  return {
+    handler,
+    config,
+    deps,
+    log,
+    metrics,
+    startupMessages,
+    async close() {
+      clearInterval(purgeTimer);
+      shutdown.abort();
+      meta.close();
+    },
+  };
+}
+
+export interface RunningRegistry {
+  readonly url: string;
+  readonly server: Server;
+  readonly registry: Registry;
+  close(): Promise<void>;
+}
+
+/** Starts a listening registry. `listen` may use port 0 (tests). */
+export async function startRegistry(overrides: Record<string, unknown> | Config = {}, opts: RegistryOptions = {}): Promise<RunningRegistry> {
+  const registry = await createRegistry(overrides, opts);
+  const { config } = registry;
+  const server: Server = config.tls
+    ? createHttpsServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }, registry.handler)
+    : createHttpServer(registry.handler);
+  // Large blob uploads can take a long time; Node's default 5 min request timeout would cut them.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65_000;
+  const idx = config.listen.lastIndexOf(':');
+  const host = config.listen.slice(0, idx).replace(/^\[|\]$/g, '');
+  const port = Number(config.listen.slice(idx + 1));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `${config.tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    server,
+    registry,
+    close() {
+      closing ??= (async () => {
+        // Stop accepting, let in-flight requests finish for a grace period, then abort them: an aborted
+        // chunk is rolled back to its last complete offset, so the client can resume after restart.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const grace = setTimeout(() => {
+          void registry.close().then(() => server.closeAllConnections());
+        }, config.shutdownGraceSeconds * 1000);
+        await closed;
+        clearTimeout(grace);
+        await registry.close();
+      })();
+      return closing;
+    },
+  };
+}

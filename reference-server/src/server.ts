@@ -138,7 +138,7 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
       return route.name;
     }
     if (pathMatched) throw new RegistryError('UNSUPPORTED', `method ${method} is not allowed here`);
-    throw Object.assign(new RegistryError('UNSUPPORTED', 'no such endpoint'), { status: 404 });
+    throw new RegistryError('NOT_FOUND', `no such endpoint: ${method} ${url.pathname}`);
   }
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {

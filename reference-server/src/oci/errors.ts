@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   MANIFEST_TOO_LARGE: { status: 413, message: 'manifest too large' },
   RANGE_INVALID: { status: 416, message: 'requested range not satisfiable' },
   TAG_IMMUTABLE: { status: 409, message: 'tag is immutable: overwriting it is refused by the push rule allow_tag_overwrite=false' },
+  NOT_FOUND: { status: 404, message: 'no such endpoint' },
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
   UNKNOWN: { status: 500, message: 'unknown error' },
 } as const satisfies Record<string, { status: number; message: string }>;

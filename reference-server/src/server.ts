@@ -141,11 +141,14 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
     throw new RegistryError('NOT_FOUND', `no such endpoint: ${method} ${url.pathname}`);
   }
 
+  /** Requests being handled, so close() can let them settle before the stores close. */
+  const inFlight = new Set<Promise<void>>();
+
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
     const fields: RequestLogFields = {};
     let routeName = 'unmatched';
-    dispatch(req, res, fields)
+    const done: Promise<void> = dispatch(req, res, fields)
       .then((name) => {
         routeName = name;
       })
@@ -176,7 +179,9 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
             'request',
           );
         }
+        inFlight.delete(done);
       });
+    inFlight.add(done);
   };
 
   return {
@@ -189,6 +194,9 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
     async close() {
       clearInterval(purgeTimer);
       shutdown.abort();
+      // Aborted handlers roll their chunk back (file truncate + no offset change): let them finish first.
+      const settled = Promise.allSettled([...inFlight]);
+      await Promise.race([settled, new Promise((r) => setTimeout(r, 5000).unref())]);
       meta.close();
     },
   };

@@ -14,9 +14,10 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { FsBlobStore } from './storage/fs-blob-store.js';
 import { openDatabase, SqliteMetadataStore } from './metadata/sqlite-store.js';
 import { UploadService } from './registry/uploads.js';
-import { permissiveHooks, type RegistryHooks } from './registry/hooks.js';
+import type { RegistryHooks } from './registry/hooks.js';
 import type { RegistryDeps } from './registry/deps.js';
-import { allowAllAuthorizer, type Authorizer } from './auth/types.js';
+import { createAuth } from './auth/index.js';
+import { createGcServices } from './gc/index.js';
 import type { Route, RequestContext, RequestLogFields } from './http/route.js';
 import { RegistryError, isRegistryError } from './oci/errors.js';
 import { sendError } from './http/respond.js';
@@ -44,6 +45,8 @@ export interface Registry {
 export interface RegistryOptions {
   /** A logger to use instead of one built from config.logLevel (tests pass a silent one). */
   log?: Logger;
+  /** Environment for secrets such as NITRO_REGISTRY_ADMIN_PASSWORD (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 function decodeParams(groups: Record<string, string> | undefined): Record<string, string> {
@@ -70,10 +73,32 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
   const uploads = new UploadService(blobs, meta);
   const metrics = createMetrics({ uploadsInFlight: () => uploads.uploadsInFlight });
 
-  const authorizer: Authorizer = allowAllAuthorizer;
-  const hooks: RegistryHooks = permissiveHooks;
-  const extraRoutes: Route[] = [];
-  const startupMessages: string[] = [];
+  // Accounts, tokens, Nitro repositories and push rules. With auth disabled it still provides the
+  // repositories and the push-rule hooks, with an allow-all authorizer.
+  const auth = await createAuth({
+    db,
+    metadata: meta,
+    config: config.auth,
+    repositories: config.repositories,
+    dataDir: config.dataDir,
+    log,
+    // Cosign payloads are tiny; anything over 1 MiB is not a signature payload we will parse.
+    readSmallBlob: async (digest: string) => {
+      const data = await readSmallBlob(blobs, digest, 1024 * 1024);
+      if (!data) throw new Error(`signature payload ${digest} is missing or too large`);
+      return data;
+    },
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  const hooks: RegistryHooks = auth.hooks;
+  const gc = createGcServices({ db, meta, blobs, uploads, config, log, metricsRegistry: metrics.registry });
+  const resolveScope = (id: string) => {
+    const repo = auth.repositories.get(id);
+    return repo ? { id: repo.id, name: repo.name, owns: (image: string) => auth.repositories.owns(repo, image) } : null;
+  };
+  const extraRoutes: Route[] = [...auth.routes, ...gc.routes(resolveScope)];
+  const startupMessages: string[] = [...auth.startupMessages];
+  const authorizer = auth.authorizer;
 
   const deps: RegistryDeps = {
     meta,
@@ -97,7 +122,8 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
     ...metricsRoutes(metrics),
   ];
 
-  const shutdown = new AbortController();
+  /** One per running handler; close() aborts them all (a Set, not listeners on one shared signal). */
+  const handlerAborts = new Set<AbortController>();
 
   // Expired upload sessions are purged in the background (GC purges them too).
   const ttlMs = config.uploads.ttlSeconds * 1000;
@@ -109,9 +135,15 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
   );
   purgeTimer.unref();
 
-  async function dispatch(req: IncomingMessage, res: ServerResponse, fields: RequestLogFields): Promise<string> {
+  async function dispatch(req: IncomingMessage, res: ServerResponse, fields: RequestLogFields, matched: { route: string }): Promise<void> {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
-    const url = new URL(req.url ?? '/', 'http://registry.invalid');
+    // Prefix a fixed origin instead of resolving against a base: a path like "//host:99999/" must stay a path.
+    let url: URL;
+    try {
+      url = new URL(`http://registry.invalid${(req.url ?? '/').startsWith('/') ? '' : '/'}${req.url ?? '/'}`);
+    } catch {
+      throw new RegistryError('NOT_FOUND', 'malformed request target');
+    }
     const method = req.method ?? 'GET';
     let pathMatched = false;
     for (const route of routes) {
@@ -119,6 +151,7 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
       if (!m) continue;
       pathMatched = true;
       if (route.method !== method) continue;
+      matched.route = route.name; // known before auth and the handler run, so errors are counted per route
       const params = decodeParams(m.groups);
       const principal = await authorizer.authorize(req, route.access(params, url));
       fields.user = principal.subject;
@@ -127,15 +160,14 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
         if (!res.writableFinished) abort.abort(new Error('client closed the connection'));
       };
       res.once('close', onClose);
-      const onShutdown = () => abort.abort(new Error('server shutting down'));
-      shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+      handlerAborts.add(abort);
       try {
         const ctx: RequestContext = { req, res, url, params, principal, signal: abort.signal, log: fields };
         await route.handle(ctx);
       } finally {
-        shutdown.signal.removeEventListener('abort', onShutdown);
+        handlerAborts.delete(abort);
       }
-      return route.name;
+      return;
     }
     if (pathMatched) throw new RegistryError('UNSUPPORTED', `method ${method} is not allowed here`);
     throw new RegistryError('NOT_FOUND', `no such endpoint: ${method} ${url.pathname}`);
@@ -147,11 +179,8 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
     const fields: RequestLogFields = {};
-    let routeName = 'unmatched';
-    const done: Promise<void> = dispatch(req, res, fields)
-      .then((name) => {
-        routeName = name;
-      })
+    const matched = { route: 'unmatched' };
+    const done: Promise<void> = dispatch(req, res, fields, matched)
       .catch((err: unknown) => {
         if (isRegistryError(err)) {
           fields.error = err.code;
@@ -169,8 +198,8 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
       })
       .finally(() => {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        metrics.requests.inc({ route: routeName, method: req.method ?? '', status: String(res.statusCode) });
-        metrics.duration.observe({ route: routeName }, seconds);
+        metrics.requests.inc({ route: matched.route, method: req.method ?? '', status: String(res.statusCode) });
+        metrics.duration.observe({ route: matched.route }, seconds);
         if (fields.bytesIn) metrics.bytesIn.inc(fields.bytesIn);
         if (fields.bytesOut) metrics.bytesOut.inc(fields.bytesOut);
         if (log.isLevelEnabled('info')) {
@@ -193,7 +222,8 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
     startupMessages,
     async close() {
       clearInterval(purgeTimer);
-      shutdown.abort();
+      for (const a of handlerAborts) a.abort(new Error('server shutting down'));
+      await gc.close();
       // Aborted handlers roll their chunk back (file truncate + no offset change): let them finish first.
       const settled = Promise.allSettled([...inFlight]);
       await Promise.race([settled, new Promise((r) => setTimeout(r, 5000).unref())]);
@@ -251,4 +281,13 @@ export async function startRegistry(overrides: Record<string, unknown> | Config 
       return closing;
     },
   };
+}
+
+/** Reads a small blob (a signature payload) fully, refusing more than `limit` bytes. */
+async function readSmallBlob(blobs: FsBlobStore, digest: string, limit: number): Promise<Buffer | null> {
+  const size = await blobs.stat(digest);
+  if (size === null || size > limit) return null;
+  const chunks: Buffer[] = [];
+  for await (const c of blobs.read(digest)) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
 }

@@ -128,3 +128,103 @@ export interface MetadataStore {
 
   close(): void;
 }
+
+// --- garbage collection and stats ----------------------------------------------------------------------
+// A separate interface so MetadataStore's contract stays as it is: GC needs whole-repository reads and
+// deletions that re-check their condition in their own transaction. Implemented by sqlite-gc-store.ts.
+
+export interface GcManifestRow {
+  readonly digest: string;
+  readonly subject: string | null;
+  readonly createdAt: number;
+  readonly size: number;
+  readonly tagged: boolean;
+}
+
+export interface GcRefRow {
+  /** The manifest holding the reference. */
+  readonly parent: string;
+  readonly child: string;
+  readonly kind: 'blob' | 'manifest';
+}
+
+export interface GcLinkRow {
+  readonly digest: string;
+  readonly size: number;
+  readonly linkedAt: number;
+  readonly lastReferencedAt: number | null;
+}
+
+/** What a manifest deletion must re-check, read in the deleting transaction. */
+export interface GcManifestState {
+  readonly subject: string | null;
+  readonly createdAt: number;
+  readonly tagged: boolean;
+  /** Another manifest in the same repository lists it as an index child. */
+  readonly isChild: boolean;
+  /** Its subject is stored in the same repository. */
+  readonly subjectPresent: boolean;
+}
+
+export interface GcLinkState {
+  readonly linkedAt: number;
+  readonly lastReferencedAt: number | null;
+  /** A manifest in the same repository references the blob. */
+  readonly referenced: boolean;
+}
+
+export interface GcBlobState {
+  readonly size: number;
+  readonly createdAt: number;
+  /** Links in all repositories. */
+  readonly links: number;
+  /** Manifest references in all repositories. */
+  readonly references: number;
+}
+
+export interface GcRunRecord {
+  readonly scope: string;
+  readonly finishedAt: number;
+  readonly dryRun: boolean;
+  readonly report: unknown;
+}
+
+/** Counts over a set of image names, from the metadata only (no disk scan). */
+export interface UsageCounts {
+  /** Image names with content. */
+  readonly images: number;
+  readonly tags: number;
+  readonly manifests: number;
+  /** Distinct blobs linked into any of the names. */
+  readonly blobs: number;
+  /** Bytes of those distinct blobs plus the distinct manifests' bodies (each digest counted once). */
+  readonly bytes: number;
+  /** Latest manifest push into any of the names (ms), or null. */
+  readonly lastPush: number | null;
+}
+
+export interface GcMetadata {
+  /** Runs `fn` in one transaction (a savepoint when nested); an exception rolls it back. */
+  transaction<T>(fn: () => T): T;
+  /** Every image name that holds a manifest, a tag or a blob link. */
+  imageNames(): string[];
+  manifestsOf(repository: string): GcManifestRow[];
+  refsOf(repository: string): GcRefRow[];
+  linksOf(repository: string): GcLinkRow[];
+
+  manifestState(repository: string, digest: string): GcManifestState | null;
+  /** Deletes the manifest and its references (and tags, if any). Does not restart any grace period. */
+  removeManifest(repository: string, digest: string): boolean;
+  linkState(repository: string, digest: string): GcLinkState | null;
+  removeLink(repository: string, digest: string): boolean;
+
+  /** Blob records with no link and no manifest reference in any repository. */
+  unusedBlobs(): BlobRecord[];
+  blobState(digest: string): GcBlobState | null;
+  removeBlobRecord(digest: string): boolean;
+
+  recordGcRun(run: GcRunRecord): void;
+  /** Time of the latest non-dry run among `scopes`, or null. */
+  lastGcRun(scopes: readonly string[]): number | null;
+  usage(names: readonly string[]): UsageCounts;
+}

@@ -60,7 +60,6 @@ export function blobRoutes(deps: RegistryDeps): Route[] {
       async handle(ctx) {
         const { blob } = lookup(ctx);
         const range = parseRange(ctx.req.headers.range, blob.size);
-        headers(ctx.res, blob.digest);
         const stream = deps.blobs.read(blob.digest, range ?? undefined);
         // Open before sending headers so a missing file still gets a clean error response.
         await new Promise<void>((resolve, reject) => {
@@ -70,6 +69,8 @@ export function blobRoutes(deps: RegistryDeps): Route[] {
           if (e.code === 'ENOENT') throw new RegistryError('BLOB_UNKNOWN', 'blob data is missing', { digest: blob.digest });
           throw e;
         });
+        // Only now: an error response must not carry the blob's digest or its year-long Cache-Control.
+        headers(ctx.res, blob.digest);
         if (range) {
           ctx.res.writeHead(206, {
             'Content-Length': range.end - range.start + 1,

@@ -1,0 +1,141 @@
+// Starts and stops the registries under test: CNCF Distribution 2.8 (Debian's
+// docker-registry) and the reference server (bin/nitro-registry.js), each on a random
+// free loopback port with a fresh temp data dir. The spawned PID is the server process
+// itself (no shell in between), so /proc/PID/stat measures the server and nothing else.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { openSync, closeSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import http from 'node:http';
+
+export const DISTRIBUTION_BIN = '/usr/bin/docker-registry';
+const START_TIMEOUT_MS = 20_000;
+
+/** A free TCP port on 127.0.0.1 (asks the kernel for port 0, then releases it). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function distributionConfig(dataDir, port) {
+  // Debian's (and upstream's) default config minus auth: in-memory blob descriptor
+  // cache, delete enabled; quiet logs so logging is not what we measure.
+  return [
+    'version: 0.1',
+    'log:',
+    '  level: warn',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  cache:',
+    '    blobdescriptor: inmemory',
+    '  filesystem:',
+    `    rootdirectory: ${dataDir}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    '',
+  ].join('\n');
+}
+
+/** Any HTTP answer on GET /v2/ (200 or 401) means the server is up. */
+function probe(origin) {
+  return new Promise((resolve) => {
+    const req = http.get(`${origin}/v2/`, { agent: false }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('error', () => resolve(false));
+    req.setTimeout(1000, () => {
+      req.destroy();
+      resolve(false);
+    });
+  });
+}
+
+async function waitReady(target, child) {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${target.name} exited during startup (code ${child.exitCode}, signal ${child.signalCode}): ${target.stderrTail()}`);
+    }
+    if (await probe(target.origin)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${target.name} not answering on ${target.origin}/v2/ after ${START_TIMEOUT_MS} ms: ${target.stderrTail()}`);
+}
+
+/**
+ * Starts one registry. kind: 'distribution' | 'nitro'. Returns a target:
+ * { name, kind, origin, pid, dataDir, stop() }.
+ */
+export async function startTarget(kind, name, { repoRoot, nitroArgs = [] }) {
+  const workDir = await mkdtemp(join(tmpdir(), `nitro-bench-${kind}-`));
+  const dataDir = join(workDir, 'data');
+  const logPath = join(workDir, 'server.log');
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  let cmd;
+  let args;
+  if (kind === 'distribution') {
+    const cfgPath = join(workDir, 'config.yml');
+    await writeFile(cfgPath, distributionConfig(dataDir, port));
+    cmd = DISTRIBUTION_BIN;
+    args = ['serve', cfgPath];
+  } else if (kind === 'nitro') {
+    const bin = join(repoRoot, 'bin', 'nitro-registry.js');
+    if (!existsSync(bin)) throw new Error(`${bin} does not exist yet`);
+    cmd = process.execPath;
+    args = [bin, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--log-level', 'warn', '--no-auth', ...nitroArgs];
+  } else {
+    throw new Error(`unknown target kind ${kind} (expected distribution or nitro)`);
+  }
+  // Logs go to a file: a pipe nobody reads would eventually block the server.
+  const logFd = openSync(logPath, 'a');
+  const child = spawn(cmd, args, { cwd: repoRoot, stdio: ['ignore', logFd, 'pipe'] });
+  closeSync(logFd);
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (s) => {
+    stderr = (stderr + s).slice(-4000);
+  });
+  const target = {
+    name,
+    kind,
+    origin,
+    pid: child.pid,
+    workDir,
+    dataDir,
+    logPath,
+    command: [cmd, ...args].join(' '),
+    stderrTail: () => stderr.trim().slice(-1500),
+    alive: () => child.exitCode === null && child.signalCode === null,
+    async stop({ keep = false } = {}) {
+      if (target.alive()) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => target.alive() && child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (!keep) await rm(workDir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await waitReady(target, child);
+  } catch (err) {
+    await target.stop();
+    throw err;
+  }
+  return target;
+}

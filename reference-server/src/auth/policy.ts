@@ -1,0 +1,56 @@
+/**
+ * Who may do what, evaluated live on every request (so membership and rule changes take effect at once):
+ *
+ *   anonymous          pull on public repositories; nothing else
+ *   registry admin     everything
+ *   any account        pull on public repositories;
+ *                      pull on private ones, and push/delete anywhere, unless the repository sets
+ *                      must_be_project_member — then pull needs the read role and push/delete the
+ *                      write role in the image's project (its first path component)
+ *   access token       the intersection of its owner's rights and the token's scopes
+ *
+ * `denial()` explains a refusal in words a user can act on (returned in the 403 body).
+ */
+import type { Accounts, AccessToken, Role, User } from './accounts.js';
+import { roleRank } from './accounts.js';
+import type { NitroRepositories } from '../repositories/store.js';
+import type { RepositoryAction } from './types.js';
+import { patternCovers } from './scopes.js';
+
+export const projectOf = (imageName: string): string => imageName.split('/')[0]!;
+
+const ROLE_NEEDED: Record<RepositoryAction, Role> = { pull: 'read', push: 'write', delete: 'write' };
+
+export class Policy {
+  constructor(
+    private readonly accounts: Accounts,
+    private readonly repositories: NitroRepositories,
+  ) {}
+
+  /** null when allowed, else the reason. */
+  denial(user: User | null, token: AccessToken | null, name: string, action: RepositoryAction): string | null {
+    const repo = this.repositories.forImage(name);
+    if (user === null) {
+      if (action === 'pull' && repo.visibility === 'public') return null;
+      return action === 'pull' ? `repository ${repo.name} is private: log in to pull ${name}` : `anonymous ${action} is not allowed`;
+    }
+    if (token && token.scopes !== null) {
+      const covered = token.scopes.some((s) => s.type === 'repository' && patternCovers(s.name, name) && (s.actions as string[]).includes(action));
+      if (!covered) return `access token ${token.name} is not scoped for ${action} on ${name}`;
+    }
+    if (user.admin) return null;
+    if (action === 'pull' && repo.visibility === 'public') return null;
+    if (!this.repositories.rules(repo).must_be_project_member) return null;
+    const project = projectOf(name);
+    const role = this.accounts.roleIn(project, user.username);
+    const needed = ROLE_NEEDED[action];
+    if (roleRank(role) >= roleRank(needed)) return null;
+    return `push rule must_be_project_member: ${action} on ${name} needs the ${needed} role in project ${project}, and ${user.username} ${
+      role ? `only has ${role}` : 'is not a member'
+    }`;
+  }
+
+  can(user: User | null, token: AccessToken | null, name: string, action: RepositoryAction): boolean {
+    return this.denial(user, token, name, action) === null;
+  }
+}

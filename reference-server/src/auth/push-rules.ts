@@ -1,0 +1,78 @@
+/**
+ * The four push rules of a Nitro repository, enforced through the core's RegistryHooks:
+ *
+ *   allow_tag_overwrite=false      → the core refuses (409 TAG_IMMUTABLE) moving a tag, atomically in the
+ *                                    metadata transaction; same-digest re-push passes; tag delete refused.
+ *                                    Referrer fallback tags (sha256-<hex>, sha256-<hex>.sig …) stay writable.
+ *   must_be_project_member=true    → push/delete need the write role in the project (403 DENIED)
+ *   must_use_auth_token_for_push   → a push authenticated by password (Basic, or a JWT obtained with a
+ *                                    password) is refused (403 DENIED), an access token is required
+ *   require_content_trust=true     → manifests are served only when a signature verifies (content-trust.ts)
+ *
+ * Rules are read on every call, so a change through the API applies to the next request.
+ */
+import type { RegistryHooks } from '../registry/hooks.js';
+import type { Principal, RepositoryAction } from './types.js';
+import type { NitroRepositories, NitroRepository } from '../repositories/store.js';
+import { RegistryError } from '../oci/errors.js';
+import type { Audit } from './audit.js';
+import type { ContentTrust } from './content-trust.js';
+import { AuthPrincipal } from './authorizer.js';
+
+/** Tags the referrers fallback scheme (and cosign) write: `<alg>-<hex>` optionally followed by `.suffix`. */
+const FALLBACK_TAG_RE = /^(sha256-[a-f0-9]{64}|sha512-[a-f0-9]{128})(\.[A-Za-z0-9_-]+)*$/;
+export const isReferrerFallbackTag = (tag: string): boolean => FALLBACK_TAG_RE.test(tag);
+
+export function createPushRuleHooks(d: { repositories: NitroRepositories; contentTrust: ContentTrust; audit: Audit }): RegistryHooks {
+  const who = (p: Principal) => ({ user: p.subject, method: p.method });
+
+  const deny = (p: Principal, repo: NitroRepository, rule: string, message: string, extra: Record<string, unknown>): never => {
+    d.audit.event('denied', { ...who(p), rule, repository: repo.id, reason: message, ...extra });
+    throw new RegistryError('DENIED', message, { rule, repository: repo.id, ...extra });
+  };
+
+  const checkWriter = (p: Principal, name: string, action: RepositoryAction, repo: NitroRepository): void => {
+    const rules = d.repositories.rules(repo);
+    if (action === 'push' && rules.must_use_auth_token_for_push && p.method !== 'access-token') {
+      const how = p.method === 'password' ? 'an account password' : 'no credentials';
+      deny(
+        p,
+        repo,
+        'must_use_auth_token_for_push',
+        `push rule must_use_auth_token_for_push: pushes to repository ${repo.id} must authenticate with an access token, not ${how}; ` +
+          'create one with POST /api/users/<user>/tokens or `nitro-registry token create` and log in with it',
+        { name },
+      );
+    }
+    if (rules.must_be_project_member) {
+      // The authorizer already refused non-members; this keeps the rule true whatever authorizer is in use.
+      const reason = p instanceof AuthPrincipal ? p.denial(name, action) : p.can(name, action) ? null : `${action} on ${name} needs project membership`;
+      if (reason !== null) deny(p, repo, 'must_be_project_member', reason, { name });
+    }
+  };
+
+  return {
+    async beforeBlobPush({ name, principal }) {
+      checkWriter(principal, name, 'push', d.repositories.forImage(name));
+    },
+    async beforeManifestPut({ name, tag, digest, principal }) {
+      const repo = d.repositories.forImage(name);
+      checkWriter(principal, name, 'push', repo);
+      const allowTagOverwrite = d.repositories.rules(repo).allow_tag_overwrite || tag === null || isReferrerFallbackTag(tag);
+      d.audit.event('push', { ...who(principal), repository: repo.id, name, tag, digest });
+      return { allowTagOverwrite };
+    },
+    async beforeDelete({ name, tag, digest, principal }) {
+      const repo = d.repositories.forImage(name);
+      checkWriter(principal, name, 'delete', repo);
+      const allowTagOverwrite = d.repositories.rules(repo).allow_tag_overwrite || (tag !== null && isReferrerFallbackTag(tag));
+      d.audit.event('delete', { ...who(principal), repository: repo.id, name, tag, digest });
+      return { allowTagOverwrite };
+    },
+    async beforeManifestServe({ name, digest }) {
+      const repo = d.repositories.forImage(name);
+      if (!d.repositories.rules(repo).require_content_trust) return;
+      await d.contentTrust.check(repo, name, digest);
+    },
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * The token endpoint (Docker token spec + OAuth2), at /api/auth/token and its aliases /v2/token and
+ * /api/docker/token, and the JWKS at /api/auth/jwks and /.well-known/jwks.json.
+ *
+ *   GET  ?service=&scope=…&scope=…&account=&offline_token=true   Basic or anonymous
+ *   POST grant_type=password&username=&password=&service=&scope=&client_id=&access_type=offline
+ *   POST grant_type=refresh_token&refresh_token=&service=&scope=&client_id=
+ *   POST (Basic) service=&scope=   — exactly what the quick reference's curl sends
+ *
+ * A token grants what was asked ∩ what the account may do now; asking for too much is never an error.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Route, RequestContext } from '../http/route.js';
+import { readBody, sendJson } from '../http/respond.js';
+import { RegistryError } from '../oci/errors.js';
+import { ACCESS_TOKEN_PREFIX, type Accounts } from './accounts.js';
+import type { Authenticator, Identity } from './authenticate.js';
+import { ANONYMOUS, parseAuthorization } from './authenticate.js';
+import type { Policy } from './policy.js';
+import type { AuthConfig } from './config.js';
+import type { SigningKey } from './keys.js';
+import { issueToken, type TokenSettings } from './tokens.js';
+import { requestedScopes, type AccessClaim, type Scope } from './scopes.js';
+import type { Audit } from './audit.js';
+import { clientAddress } from './realm.js';
+import { challengeFor } from './authorizer.js';
+
+const TOKEN_PATHS = [/^\/api\/auth\/token\/?$/, /^\/v2\/token\/?$/, /^\/api\/docker\/token\/?$/];
+const JWKS_PATHS = [/^\/api\/auth\/jwks\/?$/, /^\/\.well-known\/jwks\.json$/];
+const MAX_FORM_BYTES = 64 * 1024;
+
+export interface TokenRouteDeps {
+  readonly config: AuthConfig;
+  readonly accounts: Accounts;
+  readonly authenticator: Authenticator;
+  readonly policy: Policy;
+  readonly key: SigningKey;
+  readonly tokenSettings: TokenSettings;
+  readonly audit: Audit;
+}
+
+/** OAuth2-style error that also carries the registry error body, so both kinds of client understand it. */
+function badRequest(ctx: RequestContext, error: string, description: string): void {
+  sendJson(ctx.res, 400, { error, error_description: description, errors: [{ code: 'UNSUPPORTED', message: description }] }, { 'Cache-Control': 'no-store' });
+}
+
+export function tokenRoutes(d: TokenRouteDeps): Route[] {
+  const grant = (identity: Identity, scopes: Scope[]): AccessClaim[] => {
+    const out: AccessClaim[] = [];
+    for (const s of scopes) {
+      if (s.type === 'registry') {
+        if (identity.user) out.push({ type: 'registry', name: 'catalog', actions: ['*'] });
+        continue;
+      }
+      const actions = s.actions.filter((a) => d.policy.can(identity.user, identity.token, s.name, a));
+      if (actions.length === 0) continue;
+      const existing = out.find((c) => c.type === 'repository' && c.name === s.name);
+      if (existing) existing.actions = [...new Set([...existing.actions, ...actions])];
+      else out.push({ type: 'repository', name: s.name, actions });
+    }
+    return out;
+  };
+
+  const respond = async (ctx: RequestContext, identity: Identity, scopes: Scope[], offline: boolean): Promise<void> => {
+    const access = grant(identity, scopes);
+    const issued = await issueToken(d.key, d.tokenSettings, {
+      sub: identity.user?.username ?? '',
+      auth_method: identity.method,
+      ...(identity.token ? { tid: identity.token.id } : {}),
+      access,
+    });
+    let refresh: string | undefined;
+    if (offline && identity.user) {
+      refresh = d.accounts.createRefreshToken({
+        username: identity.user.username,
+        method: identity.method === 'access-token' ? 'access-token' : 'password',
+        tokenId: identity.token?.id ?? null,
+        expiresAt: Date.now() + d.config.refreshTokenTtlSeconds * 1000,
+      });
+    }
+    d.audit.event('token_issued', {
+      user: identity.user?.username ?? null,
+      method: identity.method,
+      ip: ctx.req.socket.remoteAddress,
+      access: access.map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`),
+      refresh: refresh !== undefined,
+    });
+    ctx.log.user = identity.user?.username ?? null;
+    sendJson(
+      ctx.res,
+      200,
+      {
+        token: issued.token,
+        access_token: issued.token,
+        token_type: 'Bearer',
+        expires_in: issued.expiresIn,
+        issued_at: issued.issuedAt,
+        ...(refresh ? { refresh_token: refresh } : {}),
+      },
+      { 'Cache-Control': 'no-store', Pragma: 'no-cache' },
+    );
+  };
+
+  const ip = (req: IncomingMessage) => clientAddress(req, d.config.trustForwardedHeaders);
+  const challenge = (req: IncomingMessage) => challengeFor(req, d.config);
+
+  /** Identity from an Authorization header on the token endpoint: Basic or nothing. */
+  const fromHeader = async (req: IncomingMessage): Promise<Identity> => {
+    const cred = parseAuthorization(req.headers.authorization);
+    if (cred.kind === 'none') return ANONYMOUS;
+    if (cred.kind === 'basic') {
+      const identity = await d.authenticator.login(cred.username, cred.password, ip(req), () => challenge(req));
+      d.audit.event('login', { user: cred.username, method: identity.method, ip: ip(req) });
+      return identity;
+    }
+    // A raw access token may be presented as a Bearer; a registry JWT may not (it would let a token
+    // renew itself forever without the account's secret).
+    if (cred.kind === 'bearer' && cred.token.startsWith(ACCESS_TOKEN_PREFIX)) return d.authenticator.bearer(cred.token, () => challenge(req));
+    throw new RegistryError('UNAUTHORIZED', 'malformed Authorization header', undefined, challenge(req));
+  };
+
+  const serviceOk = (ctx: RequestContext, service: string | null): boolean => {
+    if (service === null || service === '' || service === d.config.service) return true;
+    badRequest(ctx, 'invalid_request', `unknown service "${service.slice(0, 100)}"; this registry's service is "${d.config.service}"`);
+    return false;
+  };
+
+  const getToken = async (ctx: RequestContext): Promise<void> => {
+    const q = ctx.url.searchParams;
+    if (!serviceOk(ctx, q.get('service'))) return;
+    const identity = await fromHeader(ctx.req);
+    const account = q.get('account');
+    if (account && identity.user && account !== identity.user.username) {
+      return badRequest(ctx, 'invalid_request', 'account does not match the authenticated user');
+    }
+    await respond(ctx, identity, requestedScopes(q.getAll('scope')), q.get('offline_token') === 'true');
+  };
+
+  const postToken = async (ctx: RequestContext): Promise<void> => {
+    const body = await readBody(ctx.req, MAX_FORM_BYTES, () => new RegistryError('SIZE_INVALID', 'token request body too large'));
+    const type = (ctx.req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== '' && type !== 'application/x-www-form-urlencoded') {
+      return badRequest(ctx, 'invalid_request', 'the token endpoint takes application/x-www-form-urlencoded forms');
+    }
+    const form = new URLSearchParams(body.toString('utf8'));
+    if (!serviceOk(ctx, form.get('service'))) return;
+    const scopes = requestedScopes(form.getAll('scope'));
+    const offline = form.get('access_type') === 'offline';
+    const grantType = form.get('grant_type');
+
+    if (grantType === null) {
+      // The quick reference's form: Basic credentials plus service and scope.
+      return respond(ctx, await fromHeader(ctx.req), scopes, offline);
+    }
+    if (grantType === 'password') {
+      const username = form.get('username');
+      const password = form.get('password');
+      if (!username || password === null) {
+        const fromBasic = parseAuthorization(ctx.req.headers.authorization);
+        if (fromBasic.kind !== 'basic') return badRequest(ctx, 'invalid_request', 'grant_type=password needs username and password');
+        return respond(ctx, await fromHeader(ctx.req), scopes, offline);
+      }
+      const identity = await d.authenticator.login(username, password, ip(ctx.req), () => challenge(ctx.req));
+      d.audit.event('login', { user: username, method: identity.method, ip: ip(ctx.req) });
+      return respond(ctx, identity, scopes, offline);
+    }
+    if (grantType === 'refresh_token') {
+      const secret = form.get('refresh_token') ?? '';
+      const rec = d.accounts.checkRefreshToken(secret);
+      const user = rec ? d.accounts.getUser(rec.username) : null;
+      const token = rec?.tokenId != null ? d.accounts.liveToken(rec.tokenId) : null;
+      if (!rec || !user || (rec.tokenId !== null && !token)) {
+        d.audit.event('login_failed', { method: 'refresh_token', ip: ip(ctx.req) });
+        throw new RegistryError('UNAUTHORIZED', 'invalid or expired refresh token', undefined, challenge(ctx.req));
+      }
+      return respond(ctx, { user, token, method: rec.method, jwt: null }, scopes, false);
+    }
+    return badRequest(ctx, 'unsupported_grant_type', 'grant_type must be password or refresh_token');
+  };
+
+  const routes: Route[] = [];
+  TOKEN_PATHS.forEach((pattern, i) => {
+    const suffix = i === 0 ? '' : `_alias${i}`;
+    routes.push(
+      { method: 'GET', name: `auth_token_get${suffix}`, pattern, access: () => ({ kind: 'public' }), handle: getToken },
+      { method: 'POST', name: `auth_token_post${suffix}`, pattern, access: () => ({ kind: 'public' }), handle: postToken },
+    );
+  });
+  JWKS_PATHS.forEach((pattern, i) =>
+    routes.push({
+      method: 'GET',
+      name: i === 0 ? 'auth_jwks' : 'auth_jwks_well_known',
+      pattern,
+      access: () => ({ kind: 'public' }),
+      async handle(ctx) {
+        sendJson(ctx.res, 200, { keys: [d.key.jwk] }, { 'Cache-Control': 'max-age=300' });
+      },
+    }),
+  );
+  return routes;
+}

@@ -1,0 +1,187 @@
+/**
+ * GcMetadata on the same SQLite database as SqliteMetadataStore (tables in sqlite-store.ts). Every method
+ * is synchronous and is one statement or one transaction: GC composes them into "re-check, then delete"
+ * transactions (see gc/README.md for why that, plus the single thread, is the safety argument).
+ */
+import type Database from 'better-sqlite3';
+import type {
+  BlobRecord,
+  GcBlobState,
+  GcLinkRow,
+  GcLinkState,
+  GcManifestRow,
+  GcManifestState,
+  GcMetadata,
+  GcRefRow,
+  GcRunRecord,
+  UsageCounts,
+} from './store.js';
+
+type DB = Database.Database;
+
+/** Image names passed to SQL as one JSON array parameter (json_each), so a scope of any size is one query. */
+const IN_NAMES = '(SELECT value FROM json_each(?))';
+
+export class SqliteGcMetadata implements GcMetadata {
+  private readonly q;
+
+  constructor(private readonly db: DB) {
+    const p = (sql: string) => db.prepare(sql);
+    this.q = {
+      imageNames: p('SELECT repository FROM manifests UNION SELECT repository FROM repo_blobs UNION SELECT repository FROM tags ORDER BY 1'),
+      manifestsOf: p(
+        `SELECT m.digest, m.subject, m.created_at, m.size,
+                EXISTS(SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest) AS tagged
+           FROM manifests m WHERE m.repository = ?`,
+      ),
+      refsOf: p('SELECT digest AS parent, child, kind FROM manifest_refs WHERE repository = ?'),
+      linksOf: p(
+        `SELECT l.digest, b.size, l.linked_at, l.last_referenced_at
+           FROM repo_blobs l JOIN blobs b ON b.digest = l.digest WHERE l.repository = ?`,
+      ),
+      manifestState: p(
+        `SELECT m.subject, m.created_at,
+                EXISTS(SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest) AS tagged,
+                EXISTS(SELECT 1 FROM manifest_refs r WHERE r.repository = m.repository AND r.child = m.digest AND r.kind = 'manifest') AS is_child,
+                (m.subject IS NOT NULL AND EXISTS(SELECT 1 FROM manifests s WHERE s.repository = m.repository AND s.digest = m.subject)) AS subject_present
+           FROM manifests m WHERE m.repository = ? AND m.digest = ?`,
+      ),
+      deleteManifest: p('DELETE FROM manifests WHERE repository = ? AND digest = ?'),
+      deleteRefs: p('DELETE FROM manifest_refs WHERE repository = ? AND digest = ?'),
+      deleteTagsOf: p('DELETE FROM tags WHERE repository = ? AND digest = ?'),
+      linkState: p(
+        `SELECT l.linked_at, l.last_referenced_at,
+                EXISTS(SELECT 1 FROM manifest_refs r WHERE r.repository = l.repository AND r.child = l.digest AND r.kind = 'blob') AS referenced
+           FROM repo_blobs l WHERE l.repository = ? AND l.digest = ?`,
+      ),
+      deleteLink: p('DELETE FROM repo_blobs WHERE repository = ? AND digest = ?'),
+      forgetRepo: p(
+        `DELETE FROM repositories WHERE name = @name
+           AND NOT EXISTS(SELECT 1 FROM manifests WHERE repository = @name) AND NOT EXISTS(SELECT 1 FROM repo_blobs WHERE repository = @name)`,
+      ),
+      unusedBlobs: p(
+        `SELECT b.digest, b.size, b.created_at FROM blobs b
+          WHERE NOT EXISTS(SELECT 1 FROM repo_blobs l WHERE l.digest = b.digest)
+            AND NOT EXISTS(SELECT 1 FROM manifest_refs r WHERE r.child = b.digest AND r.kind = 'blob')
+          ORDER BY b.digest`,
+      ),
+      blobState: p(
+        `SELECT b.size, b.created_at,
+                (SELECT COUNT(*) FROM repo_blobs l WHERE l.digest = b.digest) AS links,
+                (SELECT COUNT(*) FROM manifest_refs r WHERE r.child = b.digest AND r.kind = 'blob') AS refs
+           FROM blobs b WHERE b.digest = ?`,
+      ),
+      deleteBlob: p('DELETE FROM blobs WHERE digest = ?'),
+      insertRun: p('INSERT INTO gc_runs (scope, finished_at, dry_run, report) VALUES (?, ?, ?, ?)'),
+      lastRun: p(`SELECT MAX(finished_at) AS t FROM gc_runs WHERE dry_run = 0 AND scope IN ${IN_NAMES}`),
+      usageImages: p(
+        `SELECT COUNT(*) AS n FROM json_each(?) AS j
+          WHERE EXISTS(SELECT 1 FROM manifests m WHERE m.repository = j.value) OR EXISTS(SELECT 1 FROM repo_blobs l WHERE l.repository = j.value)`,
+      ),
+      usageTags: p(`SELECT COUNT(*) AS n, MAX(updated_at) AS t FROM tags WHERE repository IN ${IN_NAMES}`),
+      usageManifests: p(`SELECT COUNT(*) AS n, MAX(created_at) AS t FROM manifests WHERE repository IN ${IN_NAMES}`),
+      usageManifestBytes: p(
+        `SELECT COALESCE(SUM(size), 0) AS bytes FROM (SELECT MAX(size) AS size FROM manifests WHERE repository IN ${IN_NAMES} GROUP BY digest)`,
+      ),
+      usageBlobs: p(
+        `SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM blobs
+          WHERE digest IN (SELECT digest FROM repo_blobs WHERE repository IN ${IN_NAMES})`,
+      ),
+    };
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)() as T;
+  }
+
+  imageNames(): string[] {
+    return (this.q.imageNames.all() as { repository: string }[]).map((r) => r.repository);
+  }
+
+  manifestsOf(repository: string): GcManifestRow[] {
+    const rows = this.q.manifestsOf.all(repository) as { digest: string; subject: string | null; created_at: number; size: number; tagged: number }[];
+    return rows.map((r) => ({ digest: r.digest, subject: r.subject, createdAt: r.created_at, size: r.size, tagged: r.tagged === 1 }));
+  }
+
+  refsOf(repository: string): GcRefRow[] {
+    return this.q.refsOf.all(repository) as GcRefRow[];
+  }
+
+  linksOf(repository: string): GcLinkRow[] {
+    const rows = this.q.linksOf.all(repository) as { digest: string; size: number; linked_at: number; last_referenced_at: number | null }[];
+    return rows.map((r) => ({ digest: r.digest, size: r.size, linkedAt: r.linked_at, lastReferencedAt: r.last_referenced_at }));
+  }
+
+  manifestState(repository: string, digest: string): GcManifestState | null {
+    const r = this.q.manifestState.get(repository, digest) as
+      | { subject: string | null; created_at: number; tagged: number; is_child: number; subject_present: number }
+      | undefined;
+    if (!r) return null;
+    return { subject: r.subject, createdAt: r.created_at, tagged: r.tagged === 1, isChild: r.is_child === 1, subjectPresent: r.subject_present === 1 };
+  }
+
+  removeManifest(repository: string, digest: string): boolean {
+    return this.transaction(() => {
+      if (this.q.deleteManifest.run(repository, digest).changes === 0) return false;
+      this.q.deleteRefs.run(repository, digest);
+      this.q.deleteTagsOf.run(repository, digest);
+      this.q.forgetRepo.run({ name: repository });
+      return true;
+    });
+  }
+
+  linkState(repository: string, digest: string): GcLinkState | null {
+    const r = this.q.linkState.get(repository, digest) as { linked_at: number; last_referenced_at: number | null; referenced: number } | undefined;
+    return r ? { linkedAt: r.linked_at, lastReferencedAt: r.last_referenced_at, referenced: r.referenced === 1 } : null;
+  }
+
+  removeLink(repository: string, digest: string): boolean {
+    return this.transaction(() => {
+      if (this.q.deleteLink.run(repository, digest).changes === 0) return false;
+      this.q.forgetRepo.run({ name: repository });
+      return true;
+    });
+  }
+
+  unusedBlobs(): BlobRecord[] {
+    const rows = this.q.unusedBlobs.all() as { digest: string; size: number; created_at: number }[];
+    return rows.map((r) => ({ digest: r.digest, size: r.size, createdAt: r.created_at }));
+  }
+
+  blobState(digest: string): GcBlobState | null {
+    const r = this.q.blobState.get(digest) as { size: number; created_at: number; links: number; refs: number } | undefined;
+    return r ? { size: r.size, createdAt: r.created_at, links: r.links, references: r.refs } : null;
+  }
+
+  removeBlobRecord(digest: string): boolean {
+    return this.q.deleteBlob.run(digest).changes > 0;
+  }
+
+  recordGcRun(run: GcRunRecord): void {
+    this.q.insertRun.run(run.scope, run.finishedAt, run.dryRun ? 1 : 0, JSON.stringify(run.report));
+  }
+
+  lastGcRun(scopes: readonly string[]): number | null {
+    return (this.q.lastRun.get(JSON.stringify(scopes)) as { t: number | null }).t;
+  }
+
+  usage(names: readonly string[]): UsageCounts {
+    const json = JSON.stringify(names);
+    return this.transaction(() => {
+      const images = (this.q.usageImages.get(json) as { n: number }).n;
+      const tags = this.q.usageTags.get(json) as { n: number; t: number | null };
+      const manifests = this.q.usageManifests.get(json) as { n: number; t: number | null };
+      const manifestBytes = (this.q.usageManifestBytes.get(json) as { bytes: number }).bytes;
+      const blobs = this.q.usageBlobs.get(json) as { n: number; bytes: number };
+      const times = [tags.t, manifests.t].filter((t): t is number => t !== null);
+      return {
+        images,
+        tags: tags.n,
+        manifests: manifests.n,
+        blobs: blobs.n,
+        bytes: blobs.bytes + manifestBytes,
+        lastPush: times.length > 0 ? Math.max(...times) : null,
+      };
+    });
+  }
+}

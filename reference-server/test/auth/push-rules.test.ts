@@ -1,0 +1,140 @@
+/**
+ * The four push rules, each proven on and off: every "refused" assertion has a twin showing the same
+ * request succeeds once the rule is switched off through the API (which also proves rule changes take
+ * effect at once).
+ */
+import t from 'tap';
+import { authFixture, basic, ADMIN_PASSWORD, type AuthFixture } from './harness.js';
+import { bearer, pushAs, uniqueImage, putManifestAs, seedToken } from './client.js';
+import { artifact } from '../helpers/oci.js';
+
+const ADMIN = basic('admin', ADMIN_PASSWORD);
+const RULES_OFF = { allow_tag_overwrite: true, must_be_project_member: false, must_use_auth_token_for_push: false, require_content_trust: false };
+
+async function withRepo(t: Parameters<typeof authFixture>[0], rules: Record<string, boolean>): Promise<AuthFixture> {
+  const fx = await authFixture(t);
+  const r = await fx.request
+    .post('/api/repository')
+    .set('Authorization', ADMIN)
+    .send({ name: 'my-project', visibility: 'private', config: { type: 'Hosted', push_rules: { ...RULES_OFF, ...rules } } });
+  t.equal(r.status, 201, 'repository created');
+  return fx;
+}
+
+const setRules = async (fx: AuthFixture, rules: Record<string, boolean>) => {
+  const r = await fx.request.put('/api/repository/my-project/config').set('Authorization', ADMIN).send({ type: 'Hosted', push_rules: { ...RULES_OFF, ...rules } });
+  if (r.status !== 200) throw new Error(`config update → ${r.status}`);
+};
+
+const codes = (body: unknown) => ((body as { errors?: { code: string }[] }).errors ?? []).map((e) => e.code);
+
+t.test('allow_tag_overwrite=false → 409; tag keeps its digest; same digest OK; tag delete refused; fallback tags writable', async (t) => {
+  const fx = await withRepo(t, { allow_tag_overwrite: false });
+  const a = uniqueImage();
+  const b = uniqueImage();
+  t.equal((await pushAs(fx.request, 'my-project/myapp', a, 'v1', ADMIN)).status, 201);
+  const over = await pushAs(fx.request, 'my-project/myapp', b, 'v1', ADMIN);
+  t.equal(over.status, 409, 'overwrite refused');
+  t.same(codes(over.body), ['DENIED']);
+  t.match(over.body.errors[0].message, /allow_tag_overwrite/);
+  const head = await fx.request.head('/v2/my-project/myapp/manifests/v1').set('Authorization', ADMIN);
+  t.equal(head.headers['docker-content-digest'], a.digest, 'tag keeps its digest');
+  t.equal((await pushAs(fx.request, 'my-project/myapp', a, 'v1', ADMIN)).status, 201, 're-push of the same digest succeeds');
+  t.equal((await fx.request.delete('/v2/my-project/myapp/manifests/v1').set('Authorization', ADMIN)).status, 409, 'tag delete refused');
+  t.equal((await fx.request.delete(`/v2/my-project/myapp/manifests/${a.digest}`).set('Authorization', ADMIN)).status, 409, 'deleting the tagged manifest by digest refused');
+
+  const fallback = `${a.digest.replace(':', '-')}`;
+  const idx1 = artifact({ artifactType: 'application/vnd.test' });
+  const idx2 = artifact({ artifactType: 'application/vnd.test' });
+  t.equal((await pushAs(fx.request, 'my-project/myapp', idx1, fallback, ADMIN)).status, 201);
+  t.equal((await pushAs(fx.request, 'my-project/myapp', idx2, fallback, ADMIN)).status, 201, 'referrer fallback tag stays writable');
+  t.equal((await pushAs(fx.request, 'my-project/myapp', idx2, `${fallback}.sig`, ADMIN)).status, 201);
+  t.equal((await pushAs(fx.request, 'my-project/myapp', idx1, `${fallback}.sig`, ADMIN)).status, 201, 'cosign .sig tag stays writable');
+
+  await setRules(fx, { allow_tag_overwrite: true });
+  t.equal((await pushAs(fx.request, 'my-project/myapp', b, 'v1', ADMIN)).status, 201, 'rule off: overwrite allowed');
+  t.equal((await fx.request.delete('/v2/my-project/myapp/manifests/v1').set('Authorization', ADMIN)).status, 202, 'rule off: tag delete allowed');
+});
+
+t.test('allow_tag_overwrite=false: two concurrent first pushes of a tag — exactly one wins', async (t) => {
+  const fx = await withRepo(t, { allow_tag_overwrite: false });
+  const images = Array.from({ length: 6 }, () => uniqueImage());
+  // Blobs first, so the race is between the manifest PUTs only.
+  for (const img of images) t.equal((await pushAs(fx.request, 'my-project/race', img, img.digest, ADMIN)).status, 201);
+  const results = await Promise.all(images.map((img) => putManifestAs(fx.request, 'my-project/race', 'contested', img, ADMIN)));
+  const statuses = results.map((r) => r.status).sort();
+  t.same(statuses, [201, 409, 409, 409, 409, 409], 'one 201, the rest 409');
+  const winner = images[results.findIndex((r) => r.status === 201)]!;
+  const head = await fx.request.head('/v2/my-project/race/manifests/contested').set('Authorization', ADMIN);
+  t.equal(head.headers['docker-content-digest'], winner.digest, 'the tag names the winner');
+});
+
+t.test('must_be_project_member → 403 DENIED for non-members and readers; write role pushes', async (t) => {
+  const fx = await withRepo(t, { must_be_project_member: true });
+  for (const u of ['bob', 'rita']) await fx.request.post('/api/users').set('Authorization', ADMIN).send({ username: u, password: `${u}-password` });
+  const bob = basic('bob', 'bob-password');
+  const rita = basic('rita', 'rita-password');
+  const img = uniqueImage();
+
+  const denied = await pushAs(fx.request, 'my-project/myapp', img, 'v1', bob);
+  t.equal(denied.status, 403, 'non-member push refused');
+  t.same(codes(denied.body), ['DENIED']);
+  t.match(denied.body.errors[0].message, /must_be_project_member.*not a member/);
+
+  // Token flow: the grant leaves push out and the push is refused with the reason.
+  const tok = await seedToken(fx.request, 'bob', 'bob-password', 'repository:my-project/myapp:pull,push');
+  const viaToken = await pushAs(fx.request, 'my-project/myapp', img, 'v1', bearer(tok));
+  t.equal(viaToken.status, 403, 'non-member push with a token refused');
+
+  t.equal((await fx.request.put('/api/projects/my-project/members/rita').set('Authorization', ADMIN).send({ role: 'read' })).status, 200);
+  t.equal((await pushAs(fx.request, 'my-project/myapp', img, 'v1', rita)).status, 403, 'read role cannot push');
+  t.equal((await fx.request.put('/api/projects/my-project/members/rita').set('Authorization', ADMIN).send({ role: 'write' })).status, 200);
+  t.equal((await pushAs(fx.request, 'my-project/myapp', img, 'v1', rita)).status, 201, 'write role pushes (membership change applies at once)');
+  t.equal((await fx.request.get('/v2/my-project/myapp/manifests/v1').set('Authorization', bob)).status, 403, 'private repo: non-member cannot pull either');
+  t.equal((await fx.request.delete('/v2/my-project/myapp/manifests/v1').set('Authorization', bob)).status, 403, 'non-member delete refused');
+  t.ok(fx.logLines.some((l) => l.audit === true && l.event === 'denied' && l.user === 'bob'), 'denials are audited');
+
+  await setRules(fx, { must_be_project_member: false });
+  t.equal((await pushAs(fx.request, 'my-project/myapp', uniqueImage(), 'v2', bob)).status, 201, 'rule off: any account pushes');
+  t.equal((await fx.request.delete('/v2/my-project/myapp/manifests/v2').set('Authorization', bob)).status, 202, 'rule off: and deletes');
+});
+
+t.test('must_use_auth_token_for_push → password push 403 (Basic or JWT from a password); access token pushes', async (t) => {
+  const fx = await withRepo(t, { must_use_auth_token_for_push: true });
+  await fx.request.post('/api/users').set('Authorization', ADMIN).send({ username: 'ci', password: 'ci-password' });
+  const pat = (await fx.request.post('/api/users/ci/tokens').set('Authorization', ADMIN).send({ name: 'pipeline', scopes: ['repository:my-project/*:pull,push'] }))
+    .body.token as string;
+  const img = uniqueImage();
+
+  const basicPw = await pushAs(fx.request, 'my-project/myapp', img, 'v1', basic('ci', 'ci-password'));
+  t.equal(basicPw.status, 403, 'Basic with a password refused');
+  t.same(codes(basicPw.body), ['DENIED']);
+  t.match(basicPw.body.errors[0].message, /must_use_auth_token_for_push.*access token, not an account password/);
+  const pwJwt = await seedToken(fx.request, 'ci', 'ci-password', 'repository:my-project/myapp:pull,push');
+  t.equal((await pushAs(fx.request, 'my-project/myapp', img, 'v1', bearer(pwJwt))).status, 403, 'JWT obtained with a password refused');
+  t.equal((await pushAs(fx.request, 'my-project/myapp', img, 'v1', ADMIN)).status, 403, 'admins too');
+
+  t.equal((await pushAs(fx.request, 'my-project/myapp', img, 'v1', basic('ci', pat))).status, 201, 'Basic with the access token pushes');
+  const patJwt = await seedToken(fx.request, 'ci', pat, 'repository:my-project/myapp:pull,push');
+  t.equal((await pushAs(fx.request, 'my-project/myapp', uniqueImage(), 'v2', bearer(patJwt))).status, 201, 'JWT obtained with the access token pushes');
+  t.equal((await fx.request.get('/v2/my-project/myapp/manifests/v1').set('Authorization', basic('ci', 'ci-password'))).status, 200, 'pulls with a password still work');
+
+  await setRules(fx, { must_use_auth_token_for_push: false });
+  t.equal((await pushAs(fx.request, 'my-project/myapp', uniqueImage(), 'v3', basic('ci', 'ci-password'))).status, 201, 'rule off: password push allowed');
+});
+
+t.test('rules apply by repository ownership: longest name wins, the default owns the rest', async (t) => {
+  const fx = await withRepo(t, { allow_tag_overwrite: false });
+  const r = await fx.request.post('/api/repository').set('Authorization', ADMIN).send({ name: 'my-project/open', config: { type: 'Hosted' } });
+  t.equal(r.status, 201);
+  const a = uniqueImage();
+  const b = uniqueImage();
+  t.equal((await pushAs(fx.request, 'my-project/open/app', a, 'v1', ADMIN)).status, 201);
+  t.equal((await pushAs(fx.request, 'my-project/open/app', b, 'v1', ADMIN)).status, 201, 'the longer-named repository allows overwrite');
+  t.equal((await pushAs(fx.request, 'my-project-other/app', a, 'v1', ADMIN)).status, 201);
+  t.equal((await pushAs(fx.request, 'my-project-other/app', b, 'v1', ADMIN)).status, 201, 'a name merely starting with the same letters is not owned');
+  t.equal((await pushAs(fx.request, 'my-project', a, 'v1', ADMIN)).status, 201);
+  t.equal((await pushAs(fx.request, 'my-project', b, 'v1', ADMIN)).status, 409, 'the repository owns its exact name');
+  t.equal(fx.auth.repositories.forImage('elsewhere/x').name, 'default');
+  t.same(fx.auth.repositories.imageNamesOf('my-project', ['my-project', 'my-project/a', 'my-project/open/b', 'x']), ['my-project', 'my-project/a']);
+});

@@ -1,0 +1,123 @@
+import { parseBoolean, parseKeyValues, parseList } from './lists.js';
+
+/** Reads one input by its action.yml name; `core.getInput` in the Action, a map in tests. */
+export type InputGetter = (name: string) => string;
+
+/** Every input of the root action, parsed once. Defaults here match action.yml. */
+export interface ActionInputs {
+  registry: string;
+  username: string;
+  password: string;
+  logout: boolean;
+  insecure: boolean;
+  context: string;
+  file: string;
+  tags: string[];
+  platforms: string[];
+  buildArgs: Map<string, string>;
+  labels: Map<string, string>;
+  defaultLabels: boolean;
+  target: string;
+  provenance: string;
+  sbom: string;
+  cacheFrom: string[];
+  cacheTo: string[];
+  builder: string;
+  createBuilder: boolean;
+  push: boolean;
+  verify: boolean;
+  verifyPull: boolean;
+  repair: boolean;
+  reportPath: string;
+}
+
+export function readActionInputs(get: InputGetter): ActionInputs {
+  const str = (name: string) => get(name).trim();
+  const bool = (name: string, fallback: boolean) => parseBoolean(name, get(name), fallback);
+  const inputs: ActionInputs = {
+    registry: str('registry'),
+    username: str('username'),
+    // Passwords keep their whitespace except the trailing newline a multiline secret tends to carry.
+    password: get('password').replace(/\r?\n$/, ''),
+    logout: bool('logout', true),
+    insecure: bool('insecure', false),
+    context: str('context'),
+    file: str('file'),
+    tags: parseList(get('tags')),
+    platforms: parseList(get('platforms')),
+    buildArgs: parseKeyValues('build-args', parseList(get('build-args'), { commas: false })),
+    labels: parseKeyValues('labels', parseList(get('labels'), { commas: false })),
+    defaultLabels: bool('default-labels', true),
+    target: str('target'),
+    provenance: str('provenance'),
+    sbom: str('sbom'),
+    cacheFrom: parseList(get('cache-from'), { commas: false }),
+    cacheTo: parseList(get('cache-to'), { commas: false }),
+    builder: str('builder'),
+    createBuilder: bool('create-builder', false),
+    push: bool('push', true),
+    verify: bool('verify', true),
+    verifyPull: bool('verify-pull', false),
+    repair: bool('repair', true),
+    reportPath: str('report-path'),
+  };
+  if (inputs.password && !inputs.username) throw new Error('Input "password" is set but "username" is empty');
+  if (inputs.username && !inputs.password) throw new Error('Input "username" is set but "password" is empty');
+  if (inputs.context && inputs.push && inputs.tags.length === 0) throw new Error('Input "tags" is required to push (or set push: false)');
+  return inputs;
+}
+
+/** Inputs of the verify/ sub-action. */
+export interface VerifyInputs {
+  images: string[];
+  digest: string;
+  /** docker/build-push-action's `metadata` output (JSON), to take the digest and image names from. */
+  metadata: string;
+  platforms: string[];
+  registry: string;
+  username: string;
+  password: string;
+  insecure: boolean;
+  pull: boolean;
+  repair: boolean;
+  reportPath: string;
+}
+
+export function readVerifyInputs(get: InputGetter): VerifyInputs {
+  const inputs: VerifyInputs = {
+    images: parseList(get('images')),
+    digest: get('digest').trim(),
+    metadata: get('metadata').trim(),
+    platforms: parseList(get('platforms')),
+    registry: get('registry').trim(),
+    username: get('username').trim(),
+    password: get('password').replace(/\r?\n$/, ''),
+    insecure: parseBoolean('insecure', get('insecure'), false),
+    pull: parseBoolean('pull', get('pull'), false),
+    repair: parseBoolean('repair', get('repair'), false),
+    reportPath: get('report-path').trim(),
+  };
+  return inputs;
+}
+
+/** Inputs of the login/ sub-action. */
+export interface LoginInputs {
+  registry: string;
+  username: string;
+  password: string;
+  logout: boolean;
+  insecure: boolean;
+}
+
+export function readLoginInputs(get: InputGetter): LoginInputs {
+  const username = get('username').trim();
+  const password = get('password').replace(/\r?\n$/, '');
+  if (!username || !password) throw new Error('Inputs "username" and "password" are required');
+  return {
+    registry: get('registry').trim(),
+    username,
+    password,
+    logout: parseBoolean('logout', get('logout'), true),
+    insecure: parseBoolean('insecure', get('insecure'), false),
+  };
+}

@@ -1,0 +1,34 @@
+/** Entry of the login/ sub-action: docker login (password on stdin); docker logout in its post step. */
+import * as core from '@actions/core';
+import { dockerLogin, dockerLogout } from './docker/login.js';
+import { readLoginInputs } from './inputs.js';
+import { isPostStep, loadPostState, markMainStarted, savePostState } from './post-state.js';
+import { registryHost } from './registry/image-ref.js';
+
+/** Untrimmed: the parsers trim what should be trimmed, and a password keeps its spaces. */
+const rawInput = (name: string) => core.getInput(name, { trimWhitespace: false });
+
+async function main(): Promise<void> {
+  markMainStarted();
+  const inputs = readLoginInputs(rawInput);
+  core.setSecret(inputs.password);
+  const host = registryHost(inputs.registry);
+  await core.group(`Logging in to ${host}`, () => dockerLogin(host, inputs.username, inputs.password));
+  if (inputs.logout) savePostState({ logoutRegistry: host });
+}
+
+async function post(): Promise<void> {
+  const state = loadPostState();
+  if (state.logoutRegistry) await dockerLogout(state.logoutRegistry);
+}
+
+async function run(): Promise<void> {
+  try {
+    if (isPostStep()) await post();
+    else await main();
+  } catch (err) {
+    core.setFailed(err instanceof Error ? err.message : String(err));
+  }
+}
+
+await run();

@@ -1,0 +1,78 @@
+/**
+ * Entry of the root action: login → build and push → verify; the post step (same bundle, told apart by
+ * saved state) logs out and removes a builder it created. Orchestration only: the work is in modules.
+ */
+import * as core from '@actions/core';
+import { buildAndPush, createBuilder, removeBuilder } from './docker/buildx.js';
+import { dockerLogin, dockerLogout } from './docker/login.js';
+import { defaultOciLabels, mergeLabels } from './github-labels.js';
+import { readActionInputs } from './inputs.js';
+import { isPostStep, loadPostState, markMainStarted, savePostState } from './post-state.js';
+import { digestRefs } from './refs.js';
+import { registryHost } from './registry/image-ref.js';
+import { publishReport, verificationError } from './verify/publish.js';
+import { runVerification } from './verify/run-verification.js';
+
+/** Untrimmed: the parsers trim what should be trimmed, and a password keeps its spaces. */
+const rawInput = (name: string) => core.getInput(name, { trimWhitespace: false });
+
+async function main(): Promise<void> {
+  markMainStarted();
+  const inputs = readActionInputs(rawInput);
+  if (inputs.password) core.setSecret(inputs.password);
+  const host = registryHost(inputs.registry);
+
+  if (inputs.username) {
+    await core.group(`Logging in to ${host}`, () => dockerLogin(host, inputs.username, inputs.password));
+    if (inputs.logout) savePostState({ logoutRegistry: host });
+  }
+  if (!inputs.context) {
+    core.info('No build context given: login only.');
+    return;
+  }
+
+  let builder = inputs.builder || undefined;
+  if (inputs.createBuilder) {
+    builder = await createBuilder(inputs.builder);
+    savePostState({ createdBuilder: builder });
+  }
+  const labels = inputs.defaultLabels ? mergeLabels(defaultOciLabels(), inputs.labels) : inputs.labels;
+  const build = await buildAndPush(inputs, labels, builder);
+  core.setOutput('metadata', JSON.stringify(build.metadata));
+  if (!inputs.push || !build.digest) {
+    core.info('push: false — built only, nothing to verify.');
+    return;
+  }
+  core.setOutput('digest', build.digest);
+  core.setOutput('refs', digestRefs(inputs.tags, build.digest).join('\n'));
+  if (!inputs.verify) {
+    core.info('verify: false — skipping verification.');
+    return;
+  }
+
+  const report = await core.group('Verifying what the registry serves', () =>
+    runVerification(
+      { images: inputs.tags, expectedDigest: build.digest, platforms: inputs.platforms, pull: inputs.verifyPull, repair: inputs.repair },
+      { registry: inputs.registry, credentials: inputs.username ? { username: inputs.username, password: inputs.password } : undefined, insecure: inputs.insecure, log: core.info },
+    ),
+  );
+  await publishReport(report, inputs.reportPath);
+  if (!report.ok) throw verificationError(report);
+}
+
+async function post(): Promise<void> {
+  const state = loadPostState();
+  if (state.createdBuilder) await removeBuilder(state.createdBuilder);
+  if (state.logoutRegistry) await dockerLogout(state.logoutRegistry);
+}
+
+async function run(): Promise<void> {
+  try {
+    if (isPostStep()) await post();
+    else await main();
+  } catch (err) {
+    core.setFailed(err instanceof Error ? err.message : String(err));
+  }
+}
+
+await run();

@@ -1,0 +1,46 @@
+import * as core from '@actions/core';
+
+/**
+ * What the post step needs to undo, saved by the main step with core.saveState. The runner hands it back
+ * as STATE_* variables to the post step, which runs the same bundle: `isPost` tells them apart.
+ */
+export interface PostState {
+  /** Registry host to `docker logout` from; absent when no login happened or `logout: false`. */
+  logoutRegistry?: string;
+  /** Builder created by this action, to remove in post. */
+  createdBuilder?: string;
+}
+
+const IS_POST = 'isPost';
+const STATE = 'nitroState';
+
+export function isPostStep(): boolean {
+  return core.getState(IS_POST) === 'true';
+}
+
+/** Called first in main: from here on, the runner will run the post step in "post" mode. */
+export function markMainStarted(): void {
+  core.saveState(IS_POST, 'true');
+}
+
+let current: PostState = {};
+
+/** Merges and saves at once, so a later failure or timeout still leaves the post step what to clean. */
+export function savePostState(update: PostState): void {
+  current = { ...current, ...update };
+  core.saveState(STATE, JSON.stringify(current));
+}
+
+export function loadPostState(): PostState {
+  const raw = core.getState(STATE);
+  if (!raw) return {};
+  try {
+    const parsed = JSON.parse(raw) as PostState;
+    return {
+      logoutRegistry: typeof parsed.logoutRegistry === 'string' ? parsed.logoutRegistry : undefined,
+      createdBuilder: typeof parsed.createdBuilder === 'string' ? parsed.createdBuilder : undefined,
+    };
+  } catch {
+    return {};
+  }
+}

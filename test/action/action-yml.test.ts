@@ -1,0 +1,56 @@
+// The action.yml files agree with the code: every input the code reads is declared (and vice versa),
+// every input and output is documented, booleans have defaults, and runs points at existing bundles.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { readActionInputs, readLoginInputs, readVerifyInputs, type InputGetter } from '../../src/inputs.js';
+import { readActionYaml } from './helpers/runner.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The input names a reader asks for, with values that satisfy its validation. */
+function namesRead(reader: (get: InputGetter) => unknown): string[] {
+  const names = new Set<string>();
+  reader((name) => {
+    names.add(name);
+    return ({ username: 'u', password: 'p', push: 'false' } as Record<string, string>)[name] ?? '';
+  });
+  return [...names].sort();
+}
+
+const ACTIONS: { file: string; reader?: (get: InputGetter) => unknown; post: boolean }[] = [
+  { file: 'action.yml', reader: readActionInputs, post: true },
+  { file: 'verify/action.yml', reader: readVerifyInputs, post: false },
+  { file: 'login/action.yml', reader: readLoginInputs, post: true },
+  { file: 'conformance/action.yml', post: false },
+];
+
+for (const { file, reader, post } of ACTIONS) {
+  t.test(file, async (t) => {
+    const path = join(root, file);
+    const yml = readActionYaml(path) as ReturnType<typeof readActionYaml> & {
+      name?: string;
+      description?: string;
+      branding?: { icon?: string; color?: string };
+      inputs: Record<string, { description?: string; default?: string; required?: boolean }>;
+      outputs?: Record<string, { description?: string }>;
+      runs: { using: string; main: string; post?: string; 'post-if'?: string };
+    };
+    t.ok(yml.name && yml.description, 'name and description');
+    t.ok(yml.branding?.icon && yml.branding.color, 'branding');
+    t.equal(yml.runs.using, 'node24');
+    t.ok(existsSync(join(dirname(path), yml.runs.main)), `main bundle ${yml.runs.main} exists`);
+    if (post) {
+      t.equal(yml.runs.post, yml.runs.main, 'post runs the same bundle');
+      t.equal(yml.runs['post-if'], 'always()', 'post runs even after a failure');
+    }
+    for (const [name, spec] of Object.entries(yml.inputs)) {
+      t.ok(spec.description && spec.description.length > 10, `input ${name} is documented`);
+      t.ok(spec.default !== undefined || spec.required === true, `input ${name} has a default or is required`);
+      if (spec.default === 'true' || spec.default === 'false') t.pass(`boolean ${name} defaults to ${spec.default}`);
+    }
+    for (const [name, spec] of Object.entries(yml.outputs ?? {})) t.ok(spec.description, `output ${name} is documented`);
+    if (reader) t.same(namesRead(reader), Object.keys(yml.inputs).sort(), 'the code reads exactly the declared inputs');
+  });
+}

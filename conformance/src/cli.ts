@@ -4,6 +4,7 @@ import { appendFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.js';
 import { ALL_CHECKS } from './checks/index.js';
+import { selected } from './harness/runner.js';
 import { progressLine, summaryText } from './report/human.js';
 import { markdown } from './report/markdown.js';
 import { writeReports } from './report/write.js';
@@ -49,6 +50,11 @@ export async function main(argv: string[]): Promise<number> {
     });
   } catch (e) {
     process.stderr.write(`conformance: ${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const unknown = config.only.filter((f) => !ALL_CHECKS.some((c) => selected(c, [f])));
+  if (unknown.length) {
+    process.stderr.write(`conformance: --only ${unknown.join(',')} matches no area or check id (see --list)\n`);
     return 2;
   }
   let report;

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { main } from '../../conformance/src/cli.js';
+import { freePort } from './distribution.js';
 
 const SECRET = 'hunter2-Secret';
 
@@ -56,6 +57,9 @@ t.test('exit codes and reports', async (t) => {
   });
 
   t.equal((await capture(() => main(['--bogus']))).code, 2, 'unknown flag → 2');
+  t.equal((await capture(() => main(['--url', reg.url, '--only', 'no-such-area']))).code, 2, '--only matching nothing → 2');
+  const closed = await freePort();
+  t.equal((await capture(() => main(['--url', `http://127.0.0.1:${closed}`, '--only', 'api']))).code, 2, 'unreachable registry → 2');
   const list = await capture(() => main(['--list']));
   t.equal(list.code, 0, '--list → 0');
   t.match(list.out, /push\/chunked\/out-of-order-416\tpull-push\t/, '--list shows ids, areas and titles');

@@ -127,7 +127,8 @@ if (await requireEngine(t)) {
     // that already points at the child, so a FIRST push of a fresh tag fails.
     await t.test(
       "allow_tag_overwrite=false: first `docker push` of an index (provenance attestation) to a fresh tag",
-      { todo: process.env.NITRO_EXPECT_INDEX_PUSH_TO_IMMUTABLE_TAG === "1" ? false : "server refuses the index PUT after containerd tagged its child manifest (409)" },
+      // TODO(server): drop `todo` once an immutable tag may move from a manifest to an index that lists it.
+      { todo: "server refuses the index PUT after containerd tagged its child manifest (409)" },
       async (t) => {
         const docker = await DockerClient.create();
         t.teardown(() => docker.dispose());

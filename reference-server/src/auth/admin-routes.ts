@@ -75,7 +75,7 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
   const selfOrAdmin = (ctx: RequestContext, username: string) => {
     const p = ctx.principal;
     if (p.admin) return;
-    if (p.subject === username && p.method !== 'anonymous' && p.admin === false && isUnscoped(p)) return;
+    if (p.subject === username && p.method !== 'anonymous' && isUnscoped(p)) return;
     forbid(p, `only an administrator or ${username} (not with a scoped access token) may do this`);
   };
   const isUnscoped = (p: Principal): boolean => {

@@ -21,7 +21,10 @@ export function externalBaseUrl(req: IncomingMessage, opts: { externalUrl: strin
     if (fh) host = fh;
   }
   // A Host header is client input that lands in a response header: accept host[:port] only.
-  if (!HOST_RE.test(host)) host = `${req.socket.localAddress ?? '127.0.0.1'}:${req.socket.localPort ?? ''}`.replace(/^::ffff:/, '');
+  if (!HOST_RE.test(host)) {
+    const addr = (req.socket.localAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+    host = `${addr.includes(':') ? `[${addr}]` : addr}:${req.socket.localPort ?? 80}`;
+  }
   return `${proto}://${host}`;
 }
 

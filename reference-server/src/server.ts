@@ -16,8 +16,8 @@ import { openDatabase, SqliteMetadataStore } from './metadata/sqlite-store.js';
 import { UploadService } from './registry/uploads.js';
 import type { RegistryHooks } from './registry/hooks.js';
 import type { RegistryDeps } from './registry/deps.js';
-import { createAuth } from './auth/index.js';
-import { createGcServices } from './gc/index.js';
+import { createAuth, type Auth } from './auth/index.js';
+import { createGcServices, type GcServices } from './gc/index.js';
 import type { Route, RequestContext, RequestLogFields } from './http/route.js';
 import { RegistryError, isRegistryError } from './oci/errors.js';
 import { sendError } from './http/respond.js';
@@ -38,6 +38,10 @@ export interface Registry {
   readonly metrics: Metrics;
   /** Messages for the operator printed once at start (e.g. a generated admin password). */
   readonly startupMessages: string[];
+  /** Accounts, tokens, Nitro repositories and push rules. */
+  readonly auth: Auth;
+  /** Garbage collection and repository statistics. */
+  readonly gc: GcServices;
   /** Aborts in-flight work and closes the stores. */
   close(): Promise<void>;
 }
@@ -220,6 +224,8 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
     log,
     metrics,
     startupMessages,
+    auth,
+    gc,
     async close() {
       clearInterval(purgeTimer);
       for (const a of handlerAborts) a.abort(new Error('server shutting down'));

@@ -7,13 +7,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPrivateKey, createPublicKey, createHmac, generateKeyPairSync } from 'node:crypto';
 import { SignJWT, decodeJwt } from 'jose';
-import { authFixture, basic, ADMIN_PASSWORD, type AuthFixture } from './harness.js';
+import { authFixture, basic, ADMIN_PASSWORD, type AuthFixture, type TapTest } from './harness.js';
 import { bearer, pushAs, uniqueImage, seedToken } from './client.js';
 
 
 const b64url = (x: unknown) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url');
 
-async function setup(t: Parameters<typeof authFixture>[0]) {
+async function setup(t: TapTest) {
   const fx = await authFixture(t);
   const admin = basic('admin', ADMIN_PASSWORD);
   t.equal((await pushAs(fx.request, 'team-a/app', uniqueImage(), 'v1', admin)).status, 201);

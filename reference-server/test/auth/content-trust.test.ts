@@ -4,14 +4,14 @@
  */
 import t from 'tap';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { authFixture, basic, ADMIN_PASSWORD, type AuthFixture } from './harness.js';
+import { authFixture, basic, ADMIN_PASSWORD, type AuthFixture, type TapTest } from './harness.js';
 import { cosignSignature, pushAs, sigTag, uniqueImage } from './client.js';
 import { multiPlatformIndex } from '../helpers/oci.js';
 
 const ADMIN = basic('admin', ADMIN_PASSWORD);
 const pem = (k: KeyObject) => k.export({ type: 'spki', format: 'pem' }) as string;
 
-async function trusted(t: Parameters<typeof authFixture>[0], keys: KeyObject[], require = true): Promise<AuthFixture> {
+async function trusted(t: TapTest, keys: KeyObject[], require = true): Promise<AuthFixture> {
   const fx = await authFixture(t);
   const r = await fx.request
     .post('/api/repository')

@@ -4,14 +4,14 @@
  * effect at once).
  */
 import t from 'tap';
-import { authFixture, basic, ADMIN_PASSWORD, type AuthFixture } from './harness.js';
+import { authFixture, basic, ADMIN_PASSWORD, type AuthFixture, type TapTest } from './harness.js';
 import { bearer, pushAs, uniqueImage, putManifestAs, seedToken } from './client.js';
 import { artifact } from '../helpers/oci.js';
 
 const ADMIN = basic('admin', ADMIN_PASSWORD);
 const RULES_OFF = { allow_tag_overwrite: true, must_be_project_member: false, must_use_auth_token_for_push: false, require_content_trust: false };
 
-async function withRepo(t: Parameters<typeof authFixture>[0], rules: Record<string, boolean>): Promise<AuthFixture> {
+async function withRepo(t: TapTest, rules: Record<string, boolean>): Promise<AuthFixture> {
   const fx = await authFixture(t);
   const r = await fx.request
     .post('/api/repository')

@@ -54,6 +54,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     `nitro-registry listening on ${running.url}`,
     `  data: ${config.dataDir}`,
     ...running.registry.startupMessages.map((m) => `  ${m}`),
+    ...(running.registry.auth.enabled
+      ? [`  log in:         docker login ${host} -u admin      (anonymous pull works on public repositories)`]
+      : ['  auth is off: anonymous read/write']),
     `  push an image:  docker tag myapp:latest ${host}/my-project/myapp:latest && docker push ${host}/my-project/myapp:latest`,
     `  or with skopeo: skopeo copy --dest-tls-verify=false docker-archive:myapp.tar docker://${host}/my-project/myapp:latest`,
   ];

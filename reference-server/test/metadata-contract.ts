@@ -179,6 +179,31 @@ export function metadataStoreContract(t: Test, factory: MetadataStoreFactory): v
     t.same(s.putManifest(b, null, NO_OVERWRITE), { missing: [] }, 'no tag, no conflict');
   });
 
+  withStore('allowTagOverwrite=false still follows a multi-platform push: up to the index, children kept under it', (t, s) => {
+    const amd = manifest('r');
+    const arm = manifest('r');
+    const other = manifest('r');
+    s.putManifest(arm, null, NO_OVERWRITE);
+    s.putManifest(other, null, NO_OVERWRITE);
+    t.same(s.putManifest(amd, 'v1', NO_OVERWRITE), { missing: [] }, 'a child pushed to the tag first');
+    const idx = manifest('r', [{ digest: amd.digest, kind: 'manifest' }, { digest: arm.digest, kind: 'manifest' }], { mediaType: OCI_INDEX });
+    t.same(s.putManifest(idx, 'v1', NO_OVERWRITE), { missing: [] }, 'the index listing the current target takes the tag');
+    t.equal(s.resolveTag('r', 'v1'), idx.digest);
+    t.same(s.putManifest(arm, 'v1', NO_OVERWRITE), { missing: [], tagKept: true }, 'a child re-sent to the tag is stored, the tag stays');
+    t.equal(s.resolveTag('r', 'v1'), idx.digest, 'tag still on the index');
+    const res = s.putManifest(other, 'v1', NO_OVERWRITE);
+    t.same(res.tagConflict, { existingDigest: idx.digest }, 'a manifest outside the index is still a conflict');
+    const idx2 = manifest('r', [{ digest: other.digest, kind: 'manifest' }], { mediaType: OCI_INDEX });
+    s.putManifest(idx2, null, NO_OVERWRITE);
+    t.same(s.putManifest(idx2, 'v1', NO_OVERWRITE).tagConflict, { existingDigest: idx.digest }, 'and so is another index');
+    t.equal(s.resolveTag('r', 'v1'), idx.digest);
+    const att = manifest('r', [], { attestation: true });
+    t.same(s.putManifest(att, 'v2', NO_OVERWRITE), { missing: [], tagKept: true }, 'an attestation never takes an immutable tag');
+    t.equal(s.resolveTag('r', 'v2'), null, 'not even a fresh one');
+    t.ok(s.getManifest('r', att.digest), 'but it is stored');
+    t.same(s.putManifest(att, 'v3', OVERWRITE), { missing: [] }, 'with overwrite allowed it is an ordinary tag write');
+  });
+
   withStore('deleteManifest removes the manifest and every tag on it', (t, s) => {
     const a = manifest('r');
     const b = manifest('r');

@@ -7,7 +7,7 @@
 #      packages we name; the install is simulated first and refused if it would
 #      upgrade libc6/systemd/base-files. From bookworm: qemu-user-static,
 #      binfmt-support, skopeo, docker-registry (CNCF Distribution 2.8),
-#      apache2-utils (htpasswd -B), jq, curl.
+#      apache2-utils (htpasswd -B), jq, curl, openssl (test certificates).
 #   2. dockerd with the containerd image store (needed for multi-platform images with
 #      the default "docker" buildx driver) and published ports bound to 127.0.0.1,
 #      started with setsid; PID in $DOCKERD_PIDFILE, log in $DOCKERD_LOG.
@@ -51,7 +51,7 @@ install_packages() {
   need_root
   local t0 missing=() pkg dv
   t0=$(tick)
-  for pkg in qemu-user-static binfmt-support skopeo docker-registry apache2-utils jq curl iptables; do
+  for pkg in qemu-user-static binfmt-support skopeo docker-registry apache2-utils jq curl iptables openssl; do
     [ -n "$(installed_version "$pkg")" ] || missing+=("$pkg")
   done
   dv=$(installed_version docker.io)

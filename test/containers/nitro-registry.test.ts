@@ -1,6 +1,9 @@
 // The reference server's image, started through NitroRegistryContainer, against real
 // docker clients: the same scenarios Distribution passes in distribution.test.ts.
+import { chown, mkdtemp, rm } from "node:fs/promises";
 import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import t from "tap";
 import { NitroRegistryContainer } from "../../testcontainers/index.js";
 import { requireEngine } from "./lib/engine.js";
@@ -54,6 +57,27 @@ if (await requireEngine(t)) {
     await clientScenarios(t, { host: registry.getRegistryHost(), url: registry.getRegistryUrl() }, "it/open");
     // The image's own HEALTHCHECK (a node one-liner: there is no shell in the image).
     t.equal(await healthStatus(registry.getId()), "healthy", "docker reports the container healthy");
+  });
+
+  await t.test("data in /data survives a new container (bind mount owned by uid 1000)", async (t) => {
+    const dataDir = await mkdtemp(join(tmpdir(), "nitro-data-"));
+    await chown(dataDir, 1000, 1000); // the server runs as 1000:1000, not root
+    t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+    const start = () => new NitroRegistryContainer(image).withoutAuth().withBindMounts([{ source: dataDir, target: "/data" }]).start();
+    const docker = await DockerClient.create();
+    t.teardown(() => docker.dispose());
+
+    const first = await start();
+    const pushed = await pushScratch(docker, `${first.getRegistryHost()}/keep/app:1`, "kept\n", { provenance: false });
+    t.equal(pushed.code, 0, `push: ${pushed.stderr.trim()}`);
+    const digest = /sha256:[0-9a-f]{64}/.exec(pushed.stdout)?.[0];
+    await first.stop();
+
+    const second = await start();
+    t.teardown(() => second.stop());
+    const served = await getManifest(second.getRegistryUrl(), "keep/app", "1");
+    t.equal(served.status, 200, "the tag is still there");
+    t.equal(served.digest, digest, "with the same digest");
   });
 
   await t.test("nitro-registry with TLS", async (t) => {
@@ -123,12 +147,10 @@ if (await requireEngine(t)) {
 
     // Docker's containerd image store pushes an index by PUTting each child manifest to
     // the TAG first and the index last (containerd/containerd#2639; the same happens in
-    // buildx 0.13's second push). Against an immutable tag the index PUT then meets a tag
-    // that already points at the child, so a FIRST push of a fresh tag fails.
+    // buildx 0.13's second push). Against an immutable tag the server lets the tag move up to
+    // the index that lists its current target, and keeps it there when children are re-sent.
     await t.test(
       "allow_tag_overwrite=false: first `docker push` of an index (provenance attestation) to a fresh tag",
-      // TODO(server): drop `todo` once an immutable tag may move from a manifest to an index that lists it.
-      { todo: "server refuses the index PUT after containerd tagged its child manifest (409)" },
       async (t) => {
         const docker = await DockerClient.create();
         t.teardown(() => docker.dispose());

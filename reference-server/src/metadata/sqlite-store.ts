@@ -189,6 +189,7 @@ export class SqliteMetadataStore implements MetadataStore {
       deleteManifest: p('DELETE FROM manifests WHERE repository = ? AND digest = ?'),
       deleteTagsOf: p('DELETE FROM tags WHERE repository = ? AND digest = ?'),
       resolveTag: p('SELECT digest FROM tags WHERE repository = ? AND tag = ?'),
+      isChildOf: p("SELECT 1 FROM manifest_refs WHERE repository = ? AND digest = ? AND child = ? AND kind = 'manifest'"),
       upsertTag: p(
         'INSERT INTO tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at',
       ),
@@ -262,9 +263,18 @@ export class SqliteMetadataStore implements MetadataStore {
         r.kind === 'blob' ? !this.q.linkedBlob.get(m.repository, r.digest) : !this.q.hasManifest.get(m.repository, r.digest),
       );
       if (missing.length > 0) return { missing };
+      let moveTag = true;
       if (tag !== null && !opts.allowTagOverwrite) {
         const existing = this.q.resolveTag.get(m.repository, tag) as { digest: string } | undefined;
-        if (existing && existing.digest !== m.digest) return { missing: [], tagConflict: { existingDigest: existing.digest } };
+        if (m.attestation && existing?.digest !== m.digest) {
+          moveTag = false;
+        } else if (existing && existing.digest !== m.digest) {
+          // An immutable tag still follows the two moves a multi-platform push makes (see store.ts).
+          const upgradesToIndex = m.references.some((r) => r.kind === 'manifest' && r.digest === existing.digest);
+          const childOfCurrentIndex = this.q.isChildOf.get(m.repository, existing.digest, m.digest) !== undefined;
+          if (childOfCurrentIndex) moveTag = false;
+          else if (!upgradesToIndex) return { missing: [], tagConflict: { existingDigest: existing.digest } };
+        }
       }
       const inserted =
         this.q.insertManifest.run(
@@ -281,9 +291,9 @@ export class SqliteMetadataStore implements MetadataStore {
       if (inserted) for (const r of m.references) this.q.insertRef.run(m.repository, m.digest, r.digest, r.kind);
       // GC's grace period counts from the last time a blob was referenced, not only from its upload.
       for (const r of m.references) if (r.kind === 'blob') this.q.touchLinkRef.run(now, m.repository, r.digest);
-      if (tag !== null) this.q.upsertTag.run(m.repository, tag, m.digest, now);
+      if (tag !== null && moveTag) this.q.upsertTag.run(m.repository, tag, m.digest, now);
       this.q.touchRepo.run(m.repository, now, now);
-      return { missing: [] };
+      return moveTag ? { missing: [] } : { missing: [], tagKept: true };
     })();
   }
 

@@ -47,6 +47,8 @@ export interface NewManifest {
   readonly artifactType: string | null;
   readonly annotations: Record<string, string> | null;
   readonly references: readonly ManifestReference[];
+  /** An in-toto attestation manifest (see putManifest: it never takes an immutable tag). */
+  readonly attestation?: boolean;
 }
 
 export interface PutManifestResult {
@@ -54,6 +56,11 @@ export interface PutManifestResult {
   readonly missing: readonly ManifestReference[];
   /** Set when allowTagOverwrite was false and the tag already named another digest; nothing was written. */
   readonly tagConflict?: { readonly existingDigest: string };
+  /**
+   * Set when allowTagOverwrite was false and the manifest is a child of the index the tag names: the
+   * manifest was stored, the tag was left on the index (see putManifest).
+   */
+  readonly tagKept?: boolean;
 }
 
 export interface Page {
@@ -97,7 +104,13 @@ export interface MetadataStore {
   /**
    * Stores a manifest and, when `tag` is given, points the tag at it — one transaction. Every reference
    * must be present in the repository (blobs linked, child manifests stored), checked in that same
-   * transaction. When allowTagOverwrite is false and the tag names another digest, nothing is written.
+   * transaction. When allowTagOverwrite is false and the tag names another digest, nothing is written —
+   * except for the two moves a multi-platform push makes, which never change what the tag serves for a
+   * platform: (1) the tag names manifest M and the new manifest is an index that lists M (the tag moves up
+   * to the index); (2) the tag names an index and the new manifest is one of its children (Docker's
+   * containerd-store push re-sends every child to the tag after the index; the child is stored and the tag
+   * stays on the index: `tagKept`). And an attestation manifest sent to the tag (the same push, before its
+   * index arrives) is stored without taking the tag: an attestation is never what a tag should serve.
    */
   putManifest(m: NewManifest, tag: string | null, opts: { allowTagOverwrite: boolean }): PutManifestResult;
   getManifest(repository: string, digest: string): ManifestRecord | null;

@@ -24,6 +24,8 @@ export interface ParsedManifest {
   readonly subject: string | null;
   readonly artifactType: string | null;
   readonly annotations: Record<string, string> | null;
+  /** An in-toto attestation manifest (BuildKit provenance/SBOM): every layer is an in-toto statement. */
+  readonly attestation: boolean;
 }
 
 /** Layers that live elsewhere by design: a registry must not require them (Docker/OCI "foreign" layers). */
@@ -33,6 +35,8 @@ const FOREIGN_LAYER_TYPES = new Set([
   'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
   'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
 ]);
+
+const IN_TOTO = 'application/vnd.in-toto+json';
 
 const invalid = (message: string, detail?: unknown): RegistryError => new RegistryError('MANIFEST_INVALID', message, detail);
 
@@ -85,6 +89,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
 
   const references: ManifestReference[] = [];
   let artifactType: string | null = typeof doc.artifactType === 'string' ? doc.artifactType : null;
+  let attestation = false;
 
   if (isIndexType(mediaType)) {
     if (!Array.isArray(doc.manifests)) throw invalid('index has no manifests array');
@@ -98,10 +103,13 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
     if (doc.layers !== undefined && !Array.isArray(doc.layers)) throw invalid('layers is not an array');
     const layers = (doc.layers as unknown[] | undefined) ?? [];
     if (mediaType === MediaType.DockerManifest && layers.length === 0) throw invalid('a Docker image manifest needs at least one layer');
+    let inToto = 0;
     layers.forEach((l, i) => {
       const d = descriptor(l, `layers[${i}]`);
       if (!FOREIGN_LAYER_TYPES.has(d.mediaType)) references.push({ digest: d.digest, kind: 'blob' });
+      if (d.mediaType === IN_TOTO) inToto++;
     });
+    attestation = layers.length > 0 && inToto === layers.length;
     // The referrers API reports the config media type when artifactType is absent (spec: "Listing Referrers").
     if (artifactType === null && mediaType === MediaType.OciManifest) artifactType = config.mediaType;
   }
@@ -117,5 +125,5 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
     seen.add(key);
     return true;
   });
-  return { mediaType, references: unique, subject, artifactType, annotations: annotationsOf(doc.annotations) };
+  return { mediaType, references: unique, subject, artifactType, annotations: annotationsOf(doc.annotations), attestation };
 }

@@ -32,6 +32,10 @@ export async function runCommand(
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A command that exits without reading stdin (openssl) closes the pipe first: EPIPE is not an error here.
+    child.stdin.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EPIPE") reject(e);
+    });
     child.stdin.end(options.stdin ?? "");
   });
 }

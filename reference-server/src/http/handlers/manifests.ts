@@ -91,6 +91,7 @@ export function manifestRoutes(deps: RegistryDeps): Route[] {
             artifactType: parsed.artifactType,
             annotations: parsed.annotations,
             references: parsed.references,
+            attestation: parsed.attestation,
           },
           tag,
           decision,

@@ -27393,6 +27393,8 @@ var FEATURE_ENV = {
   NITRO_EXPECT_DELETES: "deletes",
   NITRO_EXPECT_DELETE_BY_TAG: "deleteByTag",
   NITRO_EXPECT_MOUNT_WITHOUT_FROM: "mountWithoutFrom",
+  // The OCI suite's name for the same thing (automatic content discovery when mounting without `from`).
+  OCI_AUTOMATIC_CROSSMOUNT: "mountWithoutFrom",
   NITRO_EXPECT_SHA512: "sha512",
   NITRO_EXPECT_CATALOG: "catalog",
   NITRO_EXPECT_MANIFEST_SIZE_LIMIT: "manifestSizeLimit"
@@ -27848,6 +27850,9 @@ var AuthSession = class {
   credentials;
   challenge;
   tokens = /* @__PURE__ */ new Map();
+  /** OAuth2 refresh token from the first password grant: later tokens are exchanged for it instead of
+   *  re-sending the password (registries hash passwords slowly on purpose). null: the realm has no OAuth2. */
+  refreshToken;
   learn(header2) {
     const c2 = parseChallenge(header2);
     if (!c2) return false;
@@ -27868,7 +27873,8 @@ function scopeFor(method, pathname, extra = []) {
   const scopes = [];
   const m2 = /^\/v2\/(.+?)\/(blobs|manifests|tags|referrers)(\/|$)/.exec(pathname);
   if (m2) {
-    const actions = method === "GET" || method === "HEAD" ? "pull" : method === "DELETE" ? "delete" : "pull,push";
+    const upload = /\/blobs\/uploads(\/|$)/.test(pathname);
+    const actions = upload ? "pull,push" : method === "GET" || method === "HEAD" ? "pull" : method === "DELETE" ? "delete" : "pull,push";
     scopes.push(`repository:${m2[1]}:${actions}`);
   } else if (pathname.startsWith("/v2/_catalog")) {
     scopes.push("registry:catalog:*");
@@ -27919,6 +27925,27 @@ async function tryPush(http, repo, authorization) {
 }
 function repoScope(repo, actions) {
   return `repository:${repo}:${actions}`;
+}
+
+// conformance/src/checks/rules-helpers.ts
+async function ruleTarget(ctx, key, rules, publicKeys = []) {
+  const configured = ctx.config.pushRules[key]?.repository;
+  const slug = key.replace(/[A-Z]/g, (c2) => "-" + c2.toLowerCase());
+  if (configured) return { repository: configured, image: `${configured}/nc-${ctx.runId}-${slug}` };
+  if (!ctx.mgmt) ctx.skip(`push rule ${slug}: no repository configured (push_rules.${slug.replace(/-/g, "_")}.repository) and no management API`);
+  const repository = `nc${ctx.runId}-${slug}-${Math.random().toString(36).slice(2, 6)}`;
+  const id2 = await ctx.mgmt.createRepository(repository, rules, publicKeys);
+  return { repository, id: id2, image: `${repository}/app` };
+}
+async function gcTarget(ctx) {
+  if (ctx.config.gc.trigger === "nitro-api") {
+    if (!ctx.mgmt) ctx.skip("gc.trigger is nitro-api but the management API is not available");
+    const repository = `nc${ctx.runId}-gc-${Math.random().toString(36).slice(2, 6)}`;
+    const id2 = await ctx.mgmt.createRepository(repository, {});
+    return { repository, id: id2, image: `${repository}/app` };
+  }
+  const image = ctx.repo("");
+  return { repository: image, image };
 }
 
 // conformance/src/checks/auth.ts
@@ -28143,10 +28170,11 @@ var authChecks = [
     async run(t3, ctx) {
       const ch = bearerChallenge(ctx);
       const mgmt = ctx.mgmt;
-      const repo = ctx.repo("");
+      const target = await ruleTarget(ctx, "projectMember", { must_be_project_member: true });
+      const repo = target.image;
       await pushImage(ctx.http, repo, "v1");
       const user = await mgmt.createUser(`nc${ctx.runId}reader`, `Reader-${ctx.runId}-pw`);
-      await mgmt.setMember(repo.split("/")[0], user.username, "read");
+      await mgmt.setMember(target.repository, user.username, "read");
       const res = await getToken(ctx.http, realmUrl(ctx, ch, [repoScope(repo, "pull,push")]), user);
       status(t3, res, 200, "token request for more than granted still succeeds");
       const token = tokenOf(res);
@@ -28414,8 +28442,13 @@ var discoveryChecks = [
       const page = await ctx.http.request("GET", `/v2/_catalog?n=1&last=${encodeURIComponent(before2)}`);
       status(t3, page, 200, "GET _catalog?n=1&last=\u2026");
       t3.same(page.json()?.repositories, [repos[0]], "the repository right after `last`");
-      const { items } = await walk(ctx.http, `/v2/_catalog?n=1&last=${encodeURIComponent(repos[0])}`, "repositories");
-      t3.ok(items.includes(repos[1]), "walking on with n=1 reaches the next pushed repository", { got: items.slice(0, 5) });
+      const link = nextLink(page.headers.get("link"), page.url);
+      t3.ok(link, "that page links to the next one");
+      if (link) {
+        const next = await ctx.http.request("GET", link);
+        status(t3, next, 200, "GET the linked page");
+        t3.same(next.json()?.repositories, [repos[1]], "the linked page holds the next pushed repository");
+      }
     }
   },
   {
@@ -28500,29 +28533,6 @@ var discoveryChecks = [
 
 // conformance/src/checks/gc.ts
 import { exec } from "node:child_process";
-
-// conformance/src/checks/rules-helpers.ts
-async function ruleTarget(ctx, key, rules, publicKeys = []) {
-  const configured = ctx.config.pushRules[key]?.repository;
-  const slug = key.replace(/[A-Z]/g, (c2) => "-" + c2.toLowerCase());
-  if (configured) return { repository: configured, image: `${configured}/nc-${ctx.runId}-${slug}` };
-  if (!ctx.mgmt) ctx.skip(`push rule ${slug}: no repository configured (push_rules.${slug.replace(/-/g, "_")}.repository) and no management API`);
-  const repository = `nc${ctx.runId}-${slug}-${Math.random().toString(36).slice(2, 6)}`;
-  const id2 = await ctx.mgmt.createRepository(repository, rules, publicKeys);
-  return { repository, id: id2, image: `${repository}/app` };
-}
-async function gcTarget(ctx) {
-  if (ctx.config.gc.trigger === "nitro-api") {
-    if (!ctx.mgmt) ctx.skip("gc.trigger is nitro-api but the management API is not available");
-    const repository = `nc${ctx.runId}-gc-${Math.random().toString(36).slice(2, 6)}`;
-    const id2 = await ctx.mgmt.createRepository(repository, {});
-    return { repository, id: id2, image: `${repository}/app` };
-  }
-  const image = ctx.repo("");
-  return { repository: image, image };
-}
-
-// conformance/src/checks/gc.ts
 var area5 = "gc";
 var ACCEPT2 = { accept: [MT.ociManifest, MT.ociIndex, MT.dockerManifest, MT.dockerList].join(", ") };
 var needsGc = (c2) => c2.gc.trigger === "none" ? "no GC trigger configured (gc.trigger: none)" : void 0;
@@ -29256,7 +29266,7 @@ var ruleChecks = [
       if (!password || !token) {
         const user = await memberCreds(ctx, target.repository, "tokenuser", "write");
         password = user;
-        token = { username: user.username, password: await ctx.mgmt.createToken(user.username, "push", { scopes: [] }) };
+        token = { username: user.username, password: await ctx.mgmt.createToken(user.username, "push") };
       }
       const byPassword = await ctx.client(password).request("POST", `/v2/${target.image}/blobs/uploads/`);
       ociError(t3, byPassword, 403, "DENIED", "push with password");
@@ -29422,211 +29432,6 @@ for (const c2 of ALL_CHECKS) {
   if (seen.has(c2.id)) throw new Error(`duplicate check id ${c2.id}`);
   seen.add(c2.id);
 }
-
-// conformance/src/report/format.ts
-var SYMBOL = { passed: "PASS", failed: "FAIL", skipped: "SKIP", error: "ERR " };
-function describeFailure(f2) {
-  const parts = [`not ok - ${f2.name}`];
-  if (f2.found !== void 0 || f2.wanted !== void 0) parts.push(`found: ${fmt(f2.found)}  wanted: ${fmt(f2.wanted)}`);
-  else if (f2.diff) parts.push(f2.diff.trimEnd().split("\n").slice(2).join("\n  "));
-  return parts.join("\n  ");
-}
-function fmt(v4) {
-  const s = typeof v4 === "string" ? v4 : JSON.stringify(v4);
-  return s === void 0 ? "undefined" : s.length > 300 ? s.slice(0, 300) + "\u2026" : s;
-}
-function transcriptText(ex) {
-  return ex.map((e) => {
-    const lines = [`> ${e.method} ${e.url}`];
-    for (const [k5, v4] of Object.entries(e.requestHeaders)) lines.push(`> ${k5}: ${v4}`);
-    if (e.requestBody) lines.push(`> ${e.requestBody}`);
-    if (e.error) lines.push(`! ${e.error}`);
-    else lines.push(`< HTTP ${e.status} (${e.durationMs} ms)`);
-    for (const [k5, v4] of Object.entries(e.responseHeaders)) lines.push(`< ${k5}: ${v4}`);
-    if (e.responseBody) lines.push(`< ${e.responseBody}`);
-    return lines.join("\n");
-  }).join("\n\n");
-}
-function tail(ex, n = 12) {
-  return ex.length > n ? ex.slice(-n) : ex;
-}
-function detailText(r8) {
-  const out = [`${r8.id}: ${r8.title}`, `spec: ${r8.spec}`];
-  if (r8.reason) out.push(`reason: ${r8.reason}`);
-  for (const f2 of r8.failures) out.push(describeFailure(f2));
-  for (const n of r8.notes) out.push(`note: ${n}`);
-  if (r8.transcript.length) {
-    const shown = tail(r8.transcript);
-    out.push(`transcript (last ${shown.length} of ${r8.transcript.length} exchanges):`, transcriptText(shown));
-  }
-  return out.join("\n");
-}
-
-// conformance/src/report/human.ts
-function progressLine(r8, hideSkipped) {
-  if (hideSkipped && r8.outcome === "skipped") return void 0;
-  const extra = r8.outcome === "passed" ? "" : ` \u2014 ${r8.reason ?? ""}`;
-  return `${SYMBOL[r8.outcome]} ${r8.id} (${r8.durationMs} ms)${extra}`;
-}
-function summaryText(rep) {
-  const rows = [["area", "passed", "failed", "skipped", "error", "total"]];
-  for (const a of rep.areas) rows.push([a.title, a.passed, a.failed, a.skipped, a.error, a.total].map(String));
-  const s = rep.summary;
-  rows.push(["all", s.passed, s.failed, s.skipped, s.error, s.total].map(String));
-  const widths = rows[0].map((_4, i) => Math.max(...rows.map((r8) => r8[i].length)));
-  const line = (r8) => r8.map((c2, i) => i === 0 ? c2.padEnd(widths[i]) : c2.padStart(widths[i])).join("  ");
-  const out = [
-    "",
-    `Conformance of ${rep.target.url} (${(rep.durationMs / 1e3).toFixed(1)} s, management API: ${rep.management.available ? "yes" : "no \u2014 " + rep.management.reason})`,
-    line(rows[0]),
-    ...rows.slice(1, -1).map(line),
-    line(rows[rows.length - 1])
-  ];
-  const bad = rep.checks.filter((c2) => c2.outcome === "failed" || c2.outcome === "error");
-  if (bad.length) {
-    out.push("", "Failures:");
-    for (const c2 of bad) out.push("", detailText(c2));
-  }
-  for (const n of rep.harnessNotes) out.push(`harness: ${n}`);
-  return out.join("\n") + "\n";
-}
-
-// conformance/src/report/markdown.ts
-var ICON = { passed: "\u2705", failed: "\u274C", skipped: "\u23ED\uFE0F", error: "\u26A0\uFE0F" };
-function cell(s) {
-  return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
-}
-function markdown(rep, hideSkipped = false) {
-  const s = rep.summary;
-  const out = [
-    `## Registry conformance: ${s.failed + s.error === 0 ? "passed" : "FAILED"}`,
-    "",
-    `Target \`${rep.target.url}\` \u2014 ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${s.error} errors in ${(rep.durationMs / 1e3).toFixed(1)} s.`,
-    "",
-    "| Area | Passed | Failed | Skipped | Error |",
-    "| --- | ---: | ---: | ---: | ---: |",
-    ...rep.areas.map((a) => `| ${a.title} | ${a.passed} | ${a.failed} | ${a.skipped} | ${a.error} |`),
-    "",
-    "| | Check | Title | Note |",
-    "| --- | --- | --- | --- |"
-  ];
-  for (const c2 of rep.checks) {
-    if (hideSkipped && c2.outcome === "skipped") continue;
-    out.push(`| ${ICON[c2.outcome]} | \`${c2.id}\` | ${cell(c2.title)} | ${cell(c2.outcome === "passed" ? "" : c2.reason ?? "")} |`);
-  }
-  const bad = rep.checks.filter((c2) => c2.outcome === "failed" || c2.outcome === "error");
-  if (bad.length) out.push("", "### Failures");
-  for (const c2 of bad) {
-    out.push("", `#### \`${c2.id}\``, "", `${c2.title} \u2014 *${c2.spec}*`, "", "```", ...c2.failures.map(describeFailure), ...c2.reason && !c2.failures.length ? [c2.reason] : [], "```");
-    if (c2.transcript.length) {
-      out.push("", "<details><summary>HTTP transcript</summary>", "", "```", transcriptText(tail(c2.transcript)), "```", "", "</details>");
-    }
-  }
-  return out.join("\n") + "\n";
-}
-
-// conformance/src/report/write.ts
-import { mkdir as mkdir2, writeFile as writeFile2 } from "node:fs/promises";
-import { join } from "node:path";
-
-// conformance/src/report/junit.ts
-function xmlEscape(s) {
-  return s.replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/g, "").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
-function junitXml(rep) {
-  const out = ['<?xml version="1.0" encoding="UTF-8"?>'];
-  const s = rep.summary;
-  out.push(
-    `<testsuites name="nitro-registry conformance" tests="${s.total}" failures="${s.failed}" errors="${s.error}" skipped="${s.skipped}" time="${(rep.durationMs / 1e3).toFixed(3)}">`
-  );
-  for (const a of rep.areas) {
-    const checks = rep.checks.filter((c2) => c2.area === a.id);
-    const time = checks.reduce((n, c2) => n + c2.durationMs, 0) / 1e3;
-    out.push(
-      `  <testsuite name="${xmlEscape(a.title)}" id="${a.id}" tests="${a.total}" failures="${a.failed}" errors="${a.error}" skipped="${a.skipped}" time="${time.toFixed(3)}" timestamp="${rep.startedAt}">`
-    );
-    for (const c2 of checks) {
-      out.push(`    <testcase classname="${a.id}" name="${xmlEscape(c2.id)}" time="${(c2.durationMs / 1e3).toFixed(3)}">`);
-      if (c2.outcome === "skipped") out.push(`      <skipped message="${xmlEscape(c2.reason ?? "")}"/>`);
-      if (c2.outcome === "failed" || c2.outcome === "error") {
-        const tag = c2.outcome === "failed" ? "failure" : "error";
-        out.push(`      <${tag} message="${xmlEscape(c2.reason ?? "")}" type="${c2.outcome}">${xmlEscape(detailText(c2))}</${tag}>`);
-      }
-      out.push(`      <properties><property name="title" value="${xmlEscape(c2.title)}"/><property name="spec" value="${xmlEscape(c2.spec)}"/></properties>`);
-      out.push("    </testcase>");
-    }
-    out.push("  </testsuite>");
-  }
-  out.push("</testsuites>");
-  return out.join("\n") + "\n";
-}
-
-// conformance/src/report/html.ts
-var CSS = `body{font:14px system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;margin:1rem 0}
-td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}th{background:#f3f3f3}.passed{color:#17692b}
-.failed,.error{color:#b00020;font-weight:600}.skipped{color:#777}pre{background:#f7f7f7;padding:.6rem;overflow:auto;white-space:pre-wrap}
-code{font-size:13px}`;
-function html(rep, hideSkipped = false) {
-  const s = rep.summary;
-  const rows = rep.checks.filter((c2) => !(hideSkipped && c2.outcome === "skipped")).map((c2) => {
-    const detail = c2.outcome === "failed" || c2.outcome === "error" ? `<details><summary>details</summary><p>Spec: ${xmlEscape(c2.spec)}</p><pre>${xmlEscape(
-      [...c2.failures.map(describeFailure), ...c2.failures.length ? [] : [c2.reason ?? ""], ...c2.notes.map((n) => "note: " + n)].join("\n")
-    )}</pre>${c2.transcript.length ? `<pre>${xmlEscape(transcriptText(tail(c2.transcript)))}</pre>` : ""}</details>` : xmlEscape(c2.outcome === "skipped" ? c2.reason ?? "" : "");
-    return `<tr><td class="${c2.outcome}">${c2.outcome}</td><td><code>${xmlEscape(c2.id)}</code></td><td>${xmlEscape(c2.title)}</td><td>${c2.durationMs} ms</td><td>${detail}</td></tr>`;
-  });
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Registry conformance \u2014 ${xmlEscape(rep.target.url)}</title><style>${CSS}</style></head><body>
-<h1>Registry conformance: <span class="${s.failed + s.error ? "failed" : "passed"}">${s.failed + s.error ? "FAILED" : "passed"}</span></h1>
-<p>Target <code>${xmlEscape(rep.target.url)}</code>, run ${xmlEscape(rep.runId)} at ${xmlEscape(rep.startedAt)}, ${(rep.durationMs / 1e3).toFixed(1)} s.
-Management API: ${rep.management.available ? "used" : xmlEscape("not used \u2014 " + (rep.management.reason ?? ""))}.</p>
-<table><tr><th>Area</th><th>Passed</th><th>Failed</th><th>Skipped</th><th>Error</th></tr>
-${rep.areas.map((a) => `<tr><td>${xmlEscape(a.title)}</td><td>${a.passed}</td><td>${a.failed}</td><td>${a.skipped}</td><td>${a.error}</td></tr>`).join("\n")}
-<tr><th>All</th><th>${s.passed}</th><th>${s.failed}</th><th>${s.skipped}</th><th>${s.error}</th></tr></table>
-<table><tr><th>Outcome</th><th>Check</th><th>Title</th><th>Time</th><th>Detail</th></tr>
-${rows.join("\n")}
-</table></body></html>
-`;
-}
-
-// conformance/src/report/tap.ts
-function tapStream(rep) {
-  const out = ["TAP version 14"];
-  rep.checks.forEach((c2, i) => {
-    if (c2.outcome === "skipped") {
-      out.push(`ok ${i + 1} - ${c2.id} # SKIP ${c2.reason ?? ""}`);
-      return;
-    }
-    out.push(`# Subtest: ${c2.id}`);
-    for (const line of c2.tap.replace(/^TAP version 14\n/, "").trimEnd().split("\n")) out.push("    " + line);
-    if (c2.outcome === "error") out.push(`    not ok - harness error: ${(c2.reason ?? "").replace(/\n/g, " ")}`);
-    out.push(`${c2.outcome === "passed" ? "ok" : "not ok"} ${i + 1} - ${c2.id}`);
-  });
-  out.push(`1..${rep.checks.length}`);
-  return out.join("\n") + "\n";
-}
-
-// conformance/src/report/write.ts
-var REPORT_FILES = {
-  json: "conformance.json",
-  junit: "junit.xml",
-  markdown: "conformance.md",
-  html: "conformance.html",
-  tap: "conformance.tap"
-};
-async function writeReports(dir, rep, hideSkipped) {
-  await mkdir2(dir, { recursive: true });
-  const files = [
-    [REPORT_FILES.json, JSON.stringify({ ...rep, checks: rep.checks.map(({ tap: _tap, ...c2 }) => c2) }, null, 2) + "\n"],
-    [REPORT_FILES.junit, junitXml(rep)],
-    [REPORT_FILES.markdown, markdown(rep, hideSkipped)],
-    [REPORT_FILES.html, html(rep, hideSkipped)],
-    [REPORT_FILES.tap, tapStream(rep)]
-  ];
-  for (const [name, text] of files) await writeFile2(join(dir, name), text);
-  return files.map(([name]) => join(dir, name));
-}
-
-// conformance/src/suite.ts
-import { randomBytes as randomBytes5 } from "node:crypto";
 
 // conformance/src/harness/runner.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
@@ -36914,7 +36719,7 @@ var ProcessInfoNode = class _ProcessInfoNode {
 
 // node_modules/@tapjs/processinfo/dist/esm/index.js
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "fs";
-import { mkdir as mkdir3, readdir as readdir2, rm as rm2, stat as stat2, writeFile as writeFile3 } from "fs/promises";
+import { mkdir as mkdir2, readdir as readdir2, rm as rm2, stat as stat2, writeFile as writeFile2 } from "fs/promises";
 import { basename, resolve as resolve5 } from "path";
 
 // node_modules/@tapjs/processinfo/dist/esm/json-file.js
@@ -36964,11 +36769,11 @@ var ProcessInfo = class _ProcessInfo {
     this.externalIDs.clear();
   }
   async save() {
-    await mkdir3(this.dir, { recursive: true });
+    await mkdir2(this.dir, { recursive: true });
     const writes = [];
     for (const [uuid, info] of this.uuids.entries()) {
       const f2 = `${this.dir}/${uuid}.json`;
-      writes.push(writeFile3(f2, JSON.stringify(info) + "\n", "utf8"));
+      writes.push(writeFile2(f2, JSON.stringify(info) + "\n", "utf8"));
     }
     await Promise.all(writes);
   }
@@ -42900,7 +42705,7 @@ rimraf.rimraf = rimraf;
 import { dirname as dirname2 } from "path";
 
 // node_modules/mkdirp/dist/mjs/opts-arg.js
-import { mkdir as mkdir4, mkdirSync as mkdirSync3, stat as stat4, statSync as statSync2 } from "fs";
+import { mkdir as mkdir3, mkdirSync as mkdirSync3, stat as stat4, statSync as statSync2 } from "fs";
 var optsArg = (opts) => {
   if (!opts) {
     opts = { mode: 511 };
@@ -42915,7 +42720,7 @@ var optsArg = (opts) => {
   }
   const resolved = opts;
   const optsFs = opts.fs || {};
-  opts.mkdir = opts.mkdir || optsFs.mkdir || mkdir4;
+  opts.mkdir = opts.mkdir || optsFs.mkdir || mkdir3;
   opts.mkdirAsync = opts.mkdirAsync ? opts.mkdirAsync : async (path, options) => {
     return new Promise((res, rej) => resolved.mkdir(path, options, (er, made) => er ? rej(er) : res(made)));
   };
@@ -43085,12 +42890,12 @@ var pathArg2 = (path) => {
 };
 
 // node_modules/mkdirp/dist/mjs/use-native.js
-import { mkdir as mkdir5, mkdirSync as mkdirSync4 } from "fs";
+import { mkdir as mkdir4, mkdirSync as mkdirSync4 } from "fs";
 var version = process.env.__TESTING_MKDIRP_NODE_VERSION__ || process.version;
 var versArr = version.replace(/^v/, "").split(".");
 var hasNative2 = +versArr[0] > 10 || +versArr[0] === 10 && +versArr[1] >= 12;
 var useNativeSync2 = !hasNative2 ? () => false : (opts) => optsArg(opts).mkdirSync === mkdirSync4;
-var useNative2 = Object.assign(!hasNative2 ? () => false : (opts) => optsArg(opts).mkdir === mkdir5, {
+var useNative2 = Object.assign(!hasNative2 ? () => false : (opts) => optsArg(opts).mkdir === mkdir4, {
   sync: useNativeSync2
 });
 
@@ -47658,10 +47463,33 @@ var HttpClient2 = class {
     const token = await this.fetchToken(scope);
     return token ? `Bearer ${token}` : void 0;
   }
-  /** GET the realm per the Docker token spec; credentials go in Basic auth. */
+  /**
+   * A token for `scope`: first an OAuth2 password grant (keeping the refresh token), then refresh-token grants;
+   * when the realm does not do OAuth2, a Docker-token-spec GET with Basic credentials.
+   */
   async fetchToken(scope, creds2 = this.opts.session.credentials) {
-    const ch = this.opts.session.challenge;
+    const s = this.opts.session;
+    const ch = s.challenge;
     if (!ch?.realm) return void 0;
+    if (creds2 && s.refreshToken !== null) {
+      const realm = new URL(ch.realm, this.opts.baseUrl);
+      const form = { service: ch.service ?? "", scope, client_id: "nitro-conformance" };
+      if (s.refreshToken) Object.assign(form, { grant_type: "refresh_token", refresh_token: s.refreshToken });
+      else Object.assign(form, { grant_type: "password", username: creds2.username, password: creds2.password, access_type: "offline" });
+      const res2 = await this.raw("POST", realm, {
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams(form).toString()
+      });
+      const j5 = res2.status === 200 ? res2.json() : void 0;
+      const token2 = j5?.access_token ?? j5?.token;
+      if (token2) {
+        if (j5?.refresh_token) s.refreshToken = j5.refresh_token;
+        else if (!s.refreshToken) s.refreshToken = null;
+        s.storeToken(scope, token2, j5?.expires_in);
+        return token2;
+      }
+      s.refreshToken = null;
+    }
     const u3 = new URL(ch.realm, this.opts.baseUrl);
     if (ch.service) u3.searchParams.set("service", ch.service);
     for (const sc of scope.split(" ").filter(Boolean)) u3.searchParams.append("scope", sc);
@@ -47938,6 +47766,212 @@ function gotSuffix(found) {
   return ` (got ${text.length > 80 ? text.slice(0, 80) + "\u2026" : text})`;
 }
 
+// conformance/src/report/format.ts
+var SYMBOL = { passed: "PASS", failed: "FAIL", skipped: "SKIP", error: "ERR " };
+function describeFailure(f2) {
+  const parts = [`not ok - ${f2.name}`];
+  if (f2.found !== void 0 && f2.wanted !== void 0) parts.push(`found: ${fmt(f2.found)}  wanted: ${fmt(f2.wanted)}`);
+  else if (f2.found !== void 0) parts.push(`found: ${fmt(f2.found)}`);
+  else if (f2.wanted !== void 0) parts.push(`wanted: ${fmt(f2.wanted)}`);
+  else if (f2.diff) parts.push(f2.diff.trimEnd().split("\n").slice(2).join("\n  "));
+  return parts.join("\n  ");
+}
+function fmt(v4) {
+  const s = typeof v4 === "string" ? v4 : JSON.stringify(v4);
+  return s === void 0 ? "undefined" : s.length > 300 ? s.slice(0, 300) + "\u2026" : s;
+}
+function transcriptText(ex) {
+  return ex.map((e) => {
+    const lines = [`> ${e.method} ${e.url}`];
+    for (const [k5, v4] of Object.entries(e.requestHeaders)) lines.push(`> ${k5}: ${v4}`);
+    if (e.requestBody) lines.push(`> ${e.requestBody}`);
+    if (e.error) lines.push(`! ${e.error}`);
+    else lines.push(`< HTTP ${e.status} (${e.durationMs} ms)`);
+    for (const [k5, v4] of Object.entries(e.responseHeaders)) lines.push(`< ${k5}: ${v4}`);
+    if (e.responseBody) lines.push(`< ${e.responseBody}`);
+    return lines.join("\n");
+  }).join("\n\n");
+}
+function tail(ex, n = 12) {
+  return ex.length > n ? ex.slice(-n) : ex;
+}
+function detailText(r8) {
+  const out = [`${r8.id}: ${r8.title}`, `spec: ${r8.spec}`];
+  if (r8.reason) out.push(`reason: ${r8.reason}`);
+  for (const f2 of r8.failures) out.push(describeFailure(f2));
+  for (const n of r8.notes) out.push(`note: ${n}`);
+  if (r8.transcript.length) {
+    const shown = tail(r8.transcript);
+    out.push(`transcript (last ${shown.length} of ${r8.transcript.length} exchanges):`, transcriptText(shown));
+  }
+  return out.join("\n");
+}
+
+// conformance/src/report/human.ts
+function progressLine(r8, hideSkipped) {
+  if (hideSkipped && r8.outcome === "skipped") return void 0;
+  const extra = r8.outcome === "passed" ? "" : ` \u2014 ${r8.reason ?? ""}`;
+  return `${SYMBOL[r8.outcome]} ${r8.id} (${r8.durationMs} ms)${extra}`;
+}
+function summaryText(rep) {
+  const rows = [["area", "passed", "failed", "skipped", "error", "total"]];
+  for (const a of rep.areas) rows.push([a.title, a.passed, a.failed, a.skipped, a.error, a.total].map(String));
+  const s = rep.summary;
+  rows.push(["all", s.passed, s.failed, s.skipped, s.error, s.total].map(String));
+  const widths = rows[0].map((_4, i) => Math.max(...rows.map((r8) => r8[i].length)));
+  const line = (r8) => r8.map((c2, i) => i === 0 ? c2.padEnd(widths[i]) : c2.padStart(widths[i])).join("  ");
+  const out = [
+    "",
+    `Conformance of ${rep.target.url} (${(rep.durationMs / 1e3).toFixed(1)} s, management API: ${rep.management.available ? "yes" : "no \u2014 " + rep.management.reason})`,
+    line(rows[0]),
+    ...rows.slice(1, -1).map(line),
+    line(rows[rows.length - 1])
+  ];
+  const bad = rep.checks.filter((c2) => c2.outcome === "failed" || c2.outcome === "error");
+  if (bad.length) {
+    out.push("", "Failures:");
+    for (const c2 of bad) out.push("", detailText(c2));
+  }
+  for (const n of rep.harnessNotes) out.push(`harness: ${n}`);
+  return out.join("\n") + "\n";
+}
+
+// conformance/src/report/markdown.ts
+var ICON = { passed: "\u2705", failed: "\u274C", skipped: "\u23ED\uFE0F", error: "\u26A0\uFE0F" };
+function cell(s) {
+  return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+function markdown(rep, hideSkipped = false) {
+  const s = rep.summary;
+  const out = [
+    `## Registry conformance: ${s.failed + s.error === 0 ? "passed" : "FAILED"}`,
+    "",
+    `Target \`${rep.target.url}\` \u2014 ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${s.error} errors in ${(rep.durationMs / 1e3).toFixed(1)} s.`,
+    "",
+    "| Area | Passed | Failed | Skipped | Error |",
+    "| --- | ---: | ---: | ---: | ---: |",
+    ...rep.areas.map((a) => `| ${a.title} | ${a.passed} | ${a.failed} | ${a.skipped} | ${a.error} |`),
+    "",
+    "| | Check | Title | Note |",
+    "| --- | --- | --- | --- |"
+  ];
+  for (const c2 of rep.checks) {
+    if (hideSkipped && c2.outcome === "skipped") continue;
+    out.push(`| ${ICON[c2.outcome]} | \`${c2.id}\` | ${cell(c2.title)} | ${cell(c2.outcome === "passed" ? "" : c2.reason ?? "")} |`);
+  }
+  const bad = rep.checks.filter((c2) => c2.outcome === "failed" || c2.outcome === "error");
+  if (bad.length) out.push("", "### Failures");
+  for (const c2 of bad) {
+    out.push("", `#### \`${c2.id}\``, "", `${c2.title} \u2014 *${c2.spec}*`, "", "```", ...c2.failures.map(describeFailure), ...c2.reason && !c2.failures.length ? [c2.reason] : [], "```");
+    if (c2.transcript.length) {
+      out.push("", "<details><summary>HTTP transcript</summary>", "", "```", transcriptText(tail(c2.transcript)), "```", "", "</details>");
+    }
+  }
+  return out.join("\n") + "\n";
+}
+
+// conformance/src/report/write.ts
+import { mkdir as mkdir5, writeFile as writeFile3 } from "node:fs/promises";
+import { join } from "node:path";
+
+// conformance/src/report/junit.ts
+function xmlEscape(s) {
+  return s.replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/g, "").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+function junitXml(rep) {
+  const out = ['<?xml version="1.0" encoding="UTF-8"?>'];
+  const s = rep.summary;
+  out.push(
+    `<testsuites name="nitro-registry conformance" tests="${s.total}" failures="${s.failed}" errors="${s.error}" skipped="${s.skipped}" time="${(rep.durationMs / 1e3).toFixed(3)}">`
+  );
+  for (const a of rep.areas) {
+    const checks = rep.checks.filter((c2) => c2.area === a.id);
+    const time = checks.reduce((n, c2) => n + c2.durationMs, 0) / 1e3;
+    out.push(
+      `  <testsuite name="${xmlEscape(a.title)}" id="${a.id}" tests="${a.total}" failures="${a.failed}" errors="${a.error}" skipped="${a.skipped}" time="${time.toFixed(3)}" timestamp="${rep.startedAt}">`
+    );
+    for (const c2 of checks) {
+      out.push(`    <testcase classname="${a.id}" name="${xmlEscape(c2.id)}" time="${(c2.durationMs / 1e3).toFixed(3)}">`);
+      if (c2.outcome === "skipped") out.push(`      <skipped message="${xmlEscape(c2.reason ?? "")}"/>`);
+      if (c2.outcome === "failed" || c2.outcome === "error") {
+        const tag = c2.outcome === "failed" ? "failure" : "error";
+        out.push(`      <${tag} message="${xmlEscape(c2.reason ?? "")}" type="${c2.outcome}">${xmlEscape(detailText(c2))}</${tag}>`);
+      }
+      out.push("    </testcase>");
+    }
+    out.push("  </testsuite>");
+  }
+  out.push("</testsuites>");
+  return out.join("\n") + "\n";
+}
+
+// conformance/src/report/html.ts
+var CSS = `body{font:14px system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;margin:1rem 0}
+td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}th{background:#f3f3f3}.passed{color:#17692b}
+.failed,.error{color:#b00020;font-weight:600}.skipped{color:#777}pre{background:#f7f7f7;padding:.6rem;overflow:auto;white-space:pre-wrap}
+code{font-size:13px}`;
+function html(rep, hideSkipped = false) {
+  const s = rep.summary;
+  const rows = rep.checks.filter((c2) => !(hideSkipped && c2.outcome === "skipped")).map((c2) => {
+    const detail = c2.outcome === "failed" || c2.outcome === "error" ? `<details><summary>details</summary><p>Spec: ${xmlEscape(c2.spec)}</p><pre>${xmlEscape(
+      [...c2.failures.map(describeFailure), ...c2.failures.length ? [] : [c2.reason ?? ""], ...c2.notes.map((n) => "note: " + n)].join("\n")
+    )}</pre>${c2.transcript.length ? `<pre>${xmlEscape(transcriptText(tail(c2.transcript)))}</pre>` : ""}</details>` : xmlEscape(c2.outcome === "skipped" ? c2.reason ?? "" : "");
+    return `<tr><td class="${c2.outcome}">${c2.outcome}</td><td><code>${xmlEscape(c2.id)}</code></td><td>${xmlEscape(c2.title)}</td><td>${c2.durationMs} ms</td><td>${detail}</td></tr>`;
+  });
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Registry conformance \u2014 ${xmlEscape(rep.target.url)}</title><style>${CSS}</style></head><body>
+<h1>Registry conformance: <span class="${s.failed + s.error ? "failed" : "passed"}">${s.failed + s.error ? "FAILED" : "passed"}</span></h1>
+<p>Target <code>${xmlEscape(rep.target.url)}</code>, run ${xmlEscape(rep.runId)} at ${xmlEscape(rep.startedAt)}, ${(rep.durationMs / 1e3).toFixed(1)} s.
+Management API: ${rep.management.available ? "used" : xmlEscape("not used \u2014 " + (rep.management.reason ?? ""))}.</p>
+<table><tr><th>Area</th><th>Passed</th><th>Failed</th><th>Skipped</th><th>Error</th></tr>
+${rep.areas.map((a) => `<tr><td>${xmlEscape(a.title)}</td><td>${a.passed}</td><td>${a.failed}</td><td>${a.skipped}</td><td>${a.error}</td></tr>`).join("\n")}
+<tr><th>All</th><th>${s.passed}</th><th>${s.failed}</th><th>${s.skipped}</th><th>${s.error}</th></tr></table>
+<table><tr><th>Outcome</th><th>Check</th><th>Title</th><th>Time</th><th>Detail</th></tr>
+${rows.join("\n")}
+</table></body></html>
+`;
+}
+
+// conformance/src/report/tap.ts
+function tapStream(rep) {
+  const out = ["TAP version 14"];
+  rep.checks.forEach((c2, i) => {
+    if (c2.outcome === "skipped") {
+      out.push(`ok ${i + 1} - ${c2.id} # SKIP ${c2.reason ?? ""}`);
+      return;
+    }
+    out.push(`# Subtest: ${c2.id}`);
+    for (const line of c2.tap.replace(/^TAP version 14\n/, "").trimEnd().split("\n")) out.push("    " + line);
+    if (c2.outcome === "error") out.push(`    not ok - harness error: ${(c2.reason ?? "").replace(/\n/g, " ")}`);
+    out.push(`${c2.outcome === "passed" ? "ok" : "not ok"} ${i + 1} - ${c2.id}`);
+  });
+  out.push(`1..${rep.checks.length}`);
+  return out.join("\n") + "\n";
+}
+
+// conformance/src/report/write.ts
+var REPORT_FILES = {
+  json: "conformance.json",
+  junit: "junit.xml",
+  markdown: "conformance.md",
+  html: "conformance.html",
+  tap: "conformance.tap"
+};
+async function writeReports(dir, rep, hideSkipped) {
+  await mkdir5(dir, { recursive: true });
+  const files = [
+    [REPORT_FILES.json, JSON.stringify({ ...rep, checks: rep.checks.map(({ tap: _tap, ...c2 }) => c2) }, null, 2) + "\n"],
+    [REPORT_FILES.junit, junitXml(rep)],
+    [REPORT_FILES.markdown, markdown(rep, hideSkipped)],
+    [REPORT_FILES.html, html(rep, hideSkipped)],
+    [REPORT_FILES.tap, tapStream(rep)]
+  ];
+  for (const [name, text] of files) await writeFile3(join(dir, name), text);
+  return files.map(([name]) => join(dir, name));
+}
+
+// conformance/src/suite.ts
+import { randomBytes as randomBytes5 } from "node:crypto";
+
 // conformance/src/setup/management.ts
 var OPEN_RULES = {
   allow_tag_overwrite: true,
@@ -47964,13 +47998,24 @@ var ManagementSession = class {
   runId;
   users = [];
   repos = [];
+  /** Bearer token for the admin identity (undefined: not tried yet; null: use Basic). */
+  bearer;
   async call(method, path, body) {
-    return this.http.request(method, path, {
+    if (this.bearer === void 0) {
+      this.bearer = this.http.session.challenge?.scheme === "bearer" ? await this.http.fetchToken("").catch(() => void 0) ?? null : null;
+    }
+    const send = (authorization) => this.http.request(method, path, {
       auth: "none",
-      authorization: basicHeader(this.admin),
+      authorization,
       body: body === void 0 ? void 0 : JSON.stringify(body),
       headers: body === void 0 ? {} : { "content-type": "application/json" }
     });
+    if (this.bearer) {
+      const res = await send(`Bearer ${this.bearer}`);
+      if (res.status !== 401) return res;
+      this.bearer = null;
+    }
+    return send(basicHeader(this.admin));
   }
   ok(res, what, want = [200, 201, 204]) {
     if (!want.includes(res.status)) throw new RegistryFailure(`management API: ${what} \u2192 HTTP ${res.status} ${res.text().slice(0, 200)}`);
@@ -48120,6 +48165,12 @@ ${USAGE}
   } catch (e) {
     process.stderr.write(`conformance: ${e.message}
 ${USAGE}
+`);
+    return 2;
+  }
+  const unknown = config5.only.filter((f2) => !ALL_CHECKS.some((c2) => selected(c2, [f2])));
+  if (unknown.length) {
+    process.stderr.write(`conformance: --only ${unknown.join(",")} matches no area or check id (see --list)
 `);
     return 2;
   }

@@ -6,6 +6,7 @@
  * A "robot account" is a user without a password: it can only authenticate with its access tokens.
  */
 import type Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
 import { hashPassword, newSecret, sha256Hex, verifyPassword, dummyHash } from './passwords.js';
 import { parseScope, type Scope } from './scopes.js';
 
@@ -121,6 +122,9 @@ export function validatePassword(p: unknown): string {
 }
 
 export class Accounts {
+  /** Recently verified passwords: key (see checkPassword) → valid until (ms). */
+  private readonly verified = new Map<string, number>();
+
   constructor(private readonly db: Database.Database) {
     // The connection is shared with the metadata store, whose pragmas we leave alone: deletes cascade
     // by hand (deleteUser, revokeToken) rather than through foreign_keys=ON.
@@ -177,7 +181,16 @@ export class Accounts {
       await verifyPassword(password, await dummyHash());
       return null;
     }
-    return (await verifyPassword(password, r.password_hash)) ? toUser(r) : null;
+    // Clients that send Basic on every request (skopeo with --creds, some CI tools) would otherwise pay a
+    // ~50 ms scrypt per request. A success is remembered briefly, keyed by a hash of the password AND the
+    // stored hash, so a password change or a deleted user invalidates it at once; failures are not cached.
+    const key = createHash('sha256').update(`${username}\0${password}\0${r.password_hash}`).digest('base64');
+    const until = this.verified.get(key);
+    if (until !== undefined && until > Date.now()) return toUser(r);
+    if (!(await verifyPassword(password, r.password_hash))) return null;
+    if (this.verified.size > 10_000) this.verified.clear();
+    this.verified.set(key, Date.now() + 60_000);
+    return toUser(r);
   }
 
   // --- access tokens -----------------------------------------------------------------------------------

@@ -171,7 +171,7 @@ export class SqliteMetadataStore implements MetadataStore {
       reposWithBlob: p('SELECT repository FROM repo_blobs WHERE digest = ? ORDER BY repository'),
       unlink: p('DELETE FROM repo_blobs WHERE repository = ? AND digest = ?'),
       touchRepo: p(
-        'INSERT INTO repositories (name, created_at, last_push) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET last_push = excluded.last_push',
+        'INSERT INTO repositories (name, created_at, last_push) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET last_push = COALESCE(excluded.last_push, last_push)',
       ),
       getManifest: p('SELECT * FROM manifests WHERE repository = ? AND digest = ?'),
       hasManifest: p('SELECT 1 FROM manifests WHERE repository = ? AND digest = ?'),

@@ -215,6 +215,25 @@ async function main() {
         log(`  ${t.name}: ERROR ${memory[t.name].error}`);
       }
     }
+    // The same blob moved through a freshly started server: what moving a big blob costs by itself,
+    // without the heap the c64 load rounds above left behind.
+    log(`memory on fresh servers: ${cfg.memSize / MiB} MiB blob push + GET`);
+    for (const t of targets) {
+      const key = `${t.name} (fresh server)`;
+      let fresh;
+      try {
+        fresh = await startTarget(t.kind, `${t.name}-fresh`, { repoRoot });
+        fresh.client = await createClient(fresh.origin, { forceNodeHttp: opts['node-http'] });
+        memory[key] = await measureMemory(fresh, fresh.client, fx.memory, t.pushMode);
+        log(`  ${key}: ${JSON.stringify(memory[key])}`);
+      } catch (err) {
+        memory[key] = { error: String(err.message ?? err).slice(0, 300) };
+        log(`  ${key}: ERROR ${memory[key].error}`);
+      } finally {
+        await fresh?.client?.close().catch(() => {});
+        await fresh?.stop().catch(() => {});
+      }
+    }
   }
 
   const results = summarise({

@@ -37,7 +37,7 @@ export interface PushRulesConfig {
   contentTrust?: PushRuleTarget & { privateKeyPem?: string };
 }
 
-export type GcTrigger = 'nitro-api' | 'command' | 'none';
+export type GcTrigger = 'auto' | 'nitro-api' | 'command' | 'none';
 
 export interface GcConfig {
   trigger: GcTrigger;
@@ -172,8 +172,9 @@ export async function loadConfig(inputs: ConfigInputs): Promise<SuiteConfig> {
   };
 
   const yg = (y.gc ?? {}) as Record<string, any>;
-  const trigger = (env.NITRO_GC_TRIGGER ?? yg.trigger ?? 'none') as GcTrigger;
-  if (!['nitro-api', 'command', 'none'].includes(trigger)) throw new Error(`gc.trigger must be nitro-api|command|none, got ${trigger}`);
+  // 'auto': the Nitro API when the management API is detected (with admin credentials), else none.
+  const trigger = (env.NITRO_GC_TRIGGER ?? yg.trigger ?? 'auto') as GcTrigger;
+  if (!['auto', 'nitro-api', 'command', 'none'].includes(trigger)) throw new Error(`gc.trigger must be auto|nitro-api|command|none, got ${trigger}`);
   const gc: GcConfig = {
     trigger,
     command: env.NITRO_GC_COMMAND ?? yg.command,

@@ -58,6 +58,11 @@ export async function runSuite(config: SuiteConfig, o: SuiteOptions = {}): Promi
     if (!reason && config.credentials) mgmt = new ManagementSession(setupHttp, config.credentials, runId);
   }
 
+  if (config.gc.trigger === 'auto') {
+    config = { ...config, gc: { ...config.gc, trigger: mgmt ? 'nitro-api' : 'none' } };
+    harnessNotes.push(`gc.trigger auto → ${config.gc.trigger}${mgmt ? ' (management API detected)' : ''}`);
+  }
+
   let results: CheckResult[] = [];
   try {
     results = await runChecks({ config, checks: o.checks ?? ALL_CHECKS, mgmt, session, onResult: o.onResult, runId });

@@ -27436,8 +27436,8 @@ async function loadConfig(inputs) {
     contentTrust: yr.content_trust ? { repository: yr.content_trust.repository, privateKeyPem: yr.content_trust.private_key_pem } : void 0
   };
   const yg = y3.gc ?? {};
-  const trigger = env2.NITRO_GC_TRIGGER ?? yg.trigger ?? "none";
-  if (!["nitro-api", "command", "none"].includes(trigger)) throw new Error(`gc.trigger must be nitro-api|command|none, got ${trigger}`);
+  const trigger = env2.NITRO_GC_TRIGGER ?? yg.trigger ?? "auto";
+  if (!["auto", "nitro-api", "command", "none"].includes(trigger)) throw new Error(`gc.trigger must be auto|nitro-api|command|none, got ${trigger}`);
   const gc = {
     trigger,
     command: env2.NITRO_GC_COMMAND ?? yg.command,
@@ -48099,6 +48099,10 @@ async function runSuite(config5, o2 = {}) {
   if (config5.management === "auto") {
     reason = await detectManagement(setupHttp, config5.credentials).catch((e) => `management probe failed: ${e.message}`);
     if (!reason && config5.credentials) mgmt = new ManagementSession(setupHttp, config5.credentials, runId);
+  }
+  if (config5.gc.trigger === "auto") {
+    config5 = { ...config5, gc: { ...config5.gc, trigger: mgmt ? "nitro-api" : "none" } };
+    harnessNotes.push(`gc.trigger auto \u2192 ${config5.gc.trigger}${mgmt ? " (management API detected)" : ""}`);
   }
   let results = [];
   try {

@@ -2,23 +2,16 @@
 // sub-actions. The bundles (dist/) run exactly as the GitHub runner runs them, with a fake `docker` on
 // PATH that records argv and stdin; the fake "build" pushes a real OCI layout to CNCF Distribution with
 // skopeo, so verification runs against a real registry.
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, rmSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { distributionAvailable, distributionBlobPath, startDistribution } from './helpers/distribution.js';
-import { installFakeDocker } from './helpers/fake-docker.js';
 import { buildOciLayout } from './helpers/oci-layout.js';
 import { runActionStep } from './helpers/runner.js';
+import { bundleEnv, pushInputs as sharedPushInputs, root, ROOT_ACTION, VERIFY_ACTION, LOGIN_ACTION, PASSWORD } from './helpers/bundle-fixture.js';
 
 // Many child processes (node, skopeo, docker): allow more than .taprc's 180 s on a busy machine.
 t.setTimeout(600_000);
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const ROOT_ACTION = join(root, 'action.yml');
-const VERIFY_ACTION = join(root, 'verify/action.yml');
-const LOGIN_ACTION = join(root, 'login/action.yml');
-const PASSWORD = 's3cr3t-Pa55word';
 
 if (!existsSync(join(root, 'dist/index.mjs'))) {
   t.fail('dist/index.mjs is missing: run `npm run build:action` first');
@@ -30,35 +23,8 @@ if (!existsSync(join(root, 'dist/index.mjs'))) {
   const layout = buildOciLayout(['linux/amd64', 'linux/arm64'], { attestation: true });
   t.teardown(() => rmSync(layout.dir, { recursive: true, force: true }));
 
-  const setup = (t: Test) => {
-    const docker = installFakeDocker();
-    const dockerConfig = mkdtempSync(join(tmpdir(), 'nitro-docker-config-'));
-    t.teardown(() => {
-      rmSync(docker.bin, { recursive: true, force: true });
-      rmSync(dockerConfig, { recursive: true, force: true });
-    });
-    const env = {
-      PATH: `${docker.bin}:${process.env.PATH}`,
-      FAKE_DOCKER_LOG: docker.log,
-      FAKE_DOCKER_LAYOUT: layout.dir,
-      FAKE_DOCKER_DIGEST: layout.indexDigest,
-      DOCKER_CONFIG: dockerConfig,
-      GITHUB_REPOSITORY: 'octo/app',
-      GITHUB_SHA: 'abc123',
-      GITHUB_SERVER_URL: 'https://github.example',
-    };
-    return { docker, env, dockerConfig };
-  };
-  const pushInputs = (repo: string) => ({
-    registry: registry.host,
-    username: 'ci-user',
-    password: PASSWORD,
-    insecure: 'true',
-    context: '.',
-    tags: `${registry.host}/${repo}:v1\n${registry.host}/${repo}:latest`,
-    platforms: 'linux/amd64,linux/arm64',
-    labels: 'org.opencontainers.image.title=demo',
-  });
+  const setup = (t: Test) => bundleEnv(t, layout);
+  const pushInputs = (repo: string) => sharedPushInputs(registry.host, repo);
 
   t.test('the buildx double-push trap is repaired (warning) or, with repair: false, fails naming the tag', async (t) => {
     const { env } = setup(t);

@@ -1,9 +1,10 @@
 // The reference server's image, started through NitroRegistryContainer, against real
 // docker clients: the same scenarios Distribution passes in distribution.test.ts.
-import { chown, mkdtemp, rm } from "node:fs/promises";
+import { chown, mkdtemp, readFile, rm } from "node:fs/promises";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import t from "tap";
 import { NitroRegistryContainer } from "../../testcontainers/index.js";
 import { requireEngine } from "./lib/engine.js";
@@ -11,6 +12,8 @@ import { clientScenarios } from "./lib/client-scenarios.js";
 import { DockerClient, healthStatus, runCommand, scratchContext } from "./lib/docker-cli.js";
 import { getManifest } from "./lib/registry-http.js";
 import { selfSignedCertificate, serverImage } from "./lib/server-image.js";
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../..");
 
 function httpsStatus(url: string, ca: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -78,6 +81,25 @@ if (await requireEngine(t)) {
     const served = await getManifest(second.getRegistryUrl(), "keep/app", "1");
     t.equal(served.status, 200, "the tag is still there");
     t.equal(served.digest, digest, "with the same digest");
+  });
+
+  await t.test("the conformance suite passes against the container (every area, its own setup)", async (t) => {
+    const registry = await new NitroRegistryContainer(image).withAdminPassword("conformance-admin-pw").start();
+    t.teardown(() => registry.stop());
+    const reports = await mkdtemp(join(tmpdir(), "nitro-conformance-"));
+    t.teardown(() => rm(reports, { recursive: true, force: true }));
+    const admin = registry.getAdminCredentials();
+    // Exactly as a registry builder runs it: the CLI, admin credentials in the environment, no config file.
+    const r = await runCommand(process.execPath, [join(repoRoot, "bin/nitro-registry.js"), "conformance", "--url", registry.getRegistryUrl(), "--report-dir", reports], {
+      // The reference server also offers the optional features, so nothing is left to skip.
+      env: { ...process.env, OCI_USERNAME: admin.username, OCI_PASSWORD: admin.password, NITRO_EXPECT_SHA512: "1", NITRO_EXPECT_MOUNT_WITHOUT_FROM: "1" },
+      timeoutMs: 300_000,
+    });
+    t.equal(r.code, 0, `conformance exit code (stdout tail: ${r.stdout.slice(-1500)})`);
+    const report = JSON.parse(await readFile(join(reports, "conformance.json"), "utf8")) as { summary: Record<string, number> };
+    t.equal(report.summary.failed, 0, "no check failed");
+    t.equal(report.summary.error, 0, "no harness error");
+    t.equal(report.summary.passed, report.summary.total, `all ${report.summary.total} checks passed`);
   });
 
   await t.test("nitro-registry with TLS", async (t) => {

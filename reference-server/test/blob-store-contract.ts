@@ -90,9 +90,13 @@ export function blobStoreContract(t: Test, factory: BlobStoreFactory): void {
     t.ok((await collect(store.readUpload(id))).equals(a));
     await write(store, id, 1000, b); // writing after a truncate continues at the offset
     t.ok((await collect(store.readUpload(id))).equals(Buffer.concat([a, b])));
+    const listed = [];
+    for await (const u of store.listUploads()) listed.push(u);
+    t.same(listed.map((u) => [u.id, u.size]), [[id, 71_000]], 'listUploads names the scratch file and its size');
     await store.deleteUpload(id);
     t.equal(await store.uploadSize(id), null, 'deleted');
     await store.deleteUpload(id); // missing is fine
+    for await (const u of store.listUploads()) t.fail(`listed after delete: ${u.id}`);
   });
 
   withStore('commit makes the upload a blob atomically: invisible before, whole after, scratch gone', async (t, store) => {

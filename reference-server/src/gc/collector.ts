@@ -32,7 +32,7 @@ export interface GcReport {
 
 export interface GcDeps {
   readonly gcMeta: GcMetadata;
-  readonly meta: Pick<MetadataStore, 'staleUploads' | 'getBlob'>;
+  readonly meta: Pick<MetadataStore, 'staleUploads' | 'getBlob' | 'getUpload'>;
   readonly blobs: BlobStore;
   /** Purges expired upload sessions (UploadService.purgeStale); absent: sessions are left alone. */
   readonly purgeUploads?: (cutoff: number) => Promise<number>;
@@ -109,8 +109,8 @@ export class GarbageCollector {
         for (const name of names) await drive(this.sweepRepository(name, cut, counts));
         await drive(this.sweepBlobs(cut, counts, true));
       }
-      if (req.orphanFiles ?? scope.id === WHOLE_REGISTRY.id) await this.sweepOrphanFiles(cut, counts, dryRun);
       const uploadCutoff = started - this.deps.uploadTtlSeconds * 1000;
+      if (req.orphanFiles ?? scope.id === WHOLE_REGISTRY.id) await this.sweepOrphanFiles(cut, uploadCutoff, counts, dryRun);
       if (dryRun) counts.uploads_purged = this.deps.meta.staleUploads(uploadCutoff).length;
       else if (this.deps.purgeUploads) counts.uploads_purged = await this.deps.purgeUploads(uploadCutoff);
 
@@ -211,7 +211,7 @@ export class GarbageCollector {
   }
 
   /** Blob files with no record (crash between rename and insert, or between record delete and unlink). */
-  private async sweepOrphanFiles(cut: Cutoffs, counts: Counts, dryRun: boolean): Promise<void> {
+  private async sweepOrphanFiles(cut: Cutoffs, uploadCutoff: number, counts: Counts, dryRun: boolean): Promise<void> {
     const { meta, blobs } = this.deps;
     let seen = 0;
     for await (const file of blobs.list()) {
@@ -220,6 +220,16 @@ export class GarbageCollector {
       // Check and unlink with no await in between: an upload committing this digest cannot slip in.
       if (meta.getBlob(file.digest) !== null) continue;
       if (!dryRun) blobs.deleteSync(file.digest);
+      counts.orphan_files_deleted++;
+      counts.bytes_freed += file.size;
+    }
+    // Upload scratch files whose session record is gone (a crash between creating the file and recording
+    // the session, or during a purge). Judged by the upload TTL, not the grace period: a session creates
+    // its file a moment before its record.
+    for await (const file of blobs.listUploads()) {
+      if (++seen % 256 === 0) await yieldToEventLoop();
+      if (file.modifiedMs > uploadCutoff || meta.getUpload(file.id) !== null) continue;
+      if (!dryRun) await blobs.deleteUpload(file.id);
       counts.orphan_files_deleted++;
       counts.bytes_freed += file.size;
     }

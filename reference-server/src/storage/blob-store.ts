@@ -53,4 +53,6 @@ export interface BlobStore {
   deleteSync(digest: string): void;
   /** Every committed blob (for GC's orphan sweep and fsck). */
   list(): AsyncIterable<StoredBlob>;
+  /** Every upload scratch file (for GC: files whose session record is gone). */
+  listUploads(): AsyncIterable<{ readonly id: string; readonly size: number; readonly modifiedMs: number }>;
 }

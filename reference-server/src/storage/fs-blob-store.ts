@@ -130,6 +130,18 @@ export class FsBlobStore implements BlobStore {
     rmSync(this.blobPath(digest), { force: true });
   }
 
+  async *listUploads(): AsyncIterable<{ id: string; size: number; modifiedMs: number }> {
+    for await (const f of await opendir(this.uploadsDir)) {
+      if (!f.isFile() || !UPLOAD_ID_RE.test(f.name)) continue;
+      try {
+        const s = await stat(join(this.uploadsDir, f.name));
+        yield { id: f.name, size: s.size, modifiedMs: s.mtimeMs };
+      } catch {
+        // removed while listing
+      }
+    }
+  }
+
   async *list(): AsyncIterable<StoredBlob> {
     for (const algorithm of ['sha256', 'sha512']) {
       const algDir = join(this.blobsDir, algorithm);

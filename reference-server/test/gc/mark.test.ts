@@ -213,3 +213,26 @@ t.test('orphan files (no record) older than the grace period are removed; record
   t.ok(f.blobGone(orphan));
   for (const d of img.blobs) t.ok(f.blobStored(d));
 });
+
+t.test('upload scratch files without a session record go once older than the upload TTL; live sessions stay', async (t) => {
+  const f = await makeFixture(t.testdir());
+  t.teardown(f.close);
+  const { writeFileSync, existsSync, utimesSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const stray = join(f.dir, 'uploads', 'aaaaaaaa-0000-4000-8000-000000000001');
+  const live = join(f.dir, 'uploads', 'bbbbbbbb-0000-4000-8000-000000000002');
+  writeFileSync(stray, 'left by a crash before its session record');
+  writeFileSync(live, 'a session in progress');
+  f.meta.createUpload('bbbbbbbb-0000-4000-8000-000000000002', 'o/app');
+  let r = await f.gc.run({ graceSeconds: 0 });
+  t.ok(existsSync(stray), 'a fresh stray file is left alone (its record may be about to be written)');
+  // Both files look two hours old; the fixture's upload TTL is one hour.
+  const old = (Date.now() - 2 * 3600_000) / 1000;
+  utimesSync(stray, old, old);
+  utimesSync(live, old, old);
+  f.meta.setUploadOffset('bbbbbbbb-0000-4000-8000-000000000002', 21); // the session itself is active
+  r = await f.gc.run({ graceSeconds: 0 });
+  t.notOk(existsSync(stray), 'the stray scratch file is removed');
+  t.ok(existsSync(live), 'a file with a session record is never removed by this sweep');
+  t.equal(r.orphan_files_deleted, 1);
+});

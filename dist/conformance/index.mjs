@@ -48012,6 +48012,7 @@ var ManagementSession = class {
     });
     if (this.bearer) {
       const res = await send(`Bearer ${this.bearer}`);
+      if (res.status === 403) return send(basicHeader(this.admin));
       if (res.status !== 401) return res;
       this.bearer = null;
     }
@@ -48067,7 +48068,7 @@ var ManagementSession = class {
   async cleanup() {
     const problems = [];
     for (const id2 of this.repos.splice(0)) {
-      const r8 = await this.call("DELETE", `/api/repository/${id2}`).catch((e) => e);
+      const r8 = await this.call("DELETE", `/api/repository/${id2}?force=true`).catch((e) => e);
       if (r8 instanceof Error || ![200, 202, 204, 404].includes(r8.status)) problems.push(`delete repository ${id2}: ${r8 instanceof Error ? r8.message : r8.status}`);
     }
     for (const u3 of this.users.splice(0)) {

@@ -180,28 +180,36 @@ export function metadataStoreContract(t: Test, factory: MetadataStoreFactory): v
   });
 
   withStore('allowTagOverwrite=false still follows a multi-platform push: up to the index, children kept under it', (t, s) => {
+    const attestationBody = (n: string) =>
+      Buffer.from(JSON.stringify({ schemaVersion: 2, n, layers: [{ mediaType: 'application/vnd.in-toto+json', digest: digest(n), size: 1 }] }));
     const amd = manifest('r');
-    const arm = manifest('r');
-    const other = manifest('r');
-    s.putManifest(arm, null, NO_OVERWRITE);
-    s.putManifest(other, null, NO_OVERWRITE);
+    const evil = manifest('r');
+    const attBody = attestationBody('att-amd');
+    const att = manifest('r', [], { body: attBody, digest: digest(attBody.toString()), attestation: true });
+    s.putManifest(evil, null, NO_OVERWRITE);
     t.same(s.putManifest(amd, 'v1', NO_OVERWRITE), { missing: [] }, 'a child pushed to the tag first');
-    const idx = manifest('r', [{ digest: amd.digest, kind: 'manifest' }, { digest: arm.digest, kind: 'manifest' }], { mediaType: OCI_INDEX });
-    t.same(s.putManifest(idx, 'v1', NO_OVERWRITE), { missing: [] }, 'the index listing the current target takes the tag');
+    t.same(s.putManifest(att, 'v1', NO_OVERWRITE), { missing: [], tagKept: true }, 'its attestation is stored without taking the tag');
+    t.equal(s.resolveTag('r', 'v1'), amd.digest);
+    const wrapped = manifest('r', [{ digest: amd.digest, kind: 'manifest' }, { digest: evil.digest, kind: 'manifest' }], { mediaType: OCI_INDEX });
+    t.same(
+      s.putManifest(wrapped, 'v1', NO_OVERWRITE).tagConflict,
+      { existingDigest: amd.digest },
+      'an index that wraps the current image next to another runnable manifest is a conflict',
+    );
+    const idx = manifest('r', [{ digest: amd.digest, kind: 'manifest' }, { digest: att.digest, kind: 'manifest' }], { mediaType: OCI_INDEX });
+    t.same(s.putManifest(idx, 'v1', NO_OVERWRITE), { missing: [] }, 'the index of the current target and its attestation takes the tag');
     t.equal(s.resolveTag('r', 'v1'), idx.digest);
-    t.same(s.putManifest(arm, 'v1', NO_OVERWRITE), { missing: [], tagKept: true }, 'a child re-sent to the tag is stored, the tag stays');
+    t.same(s.putManifest(amd, 'v1', NO_OVERWRITE), { missing: [], tagKept: true }, 'a child re-sent to the tag is stored, the tag stays');
     t.equal(s.resolveTag('r', 'v1'), idx.digest, 'tag still on the index');
-    const res = s.putManifest(other, 'v1', NO_OVERWRITE);
-    t.same(res.tagConflict, { existingDigest: idx.digest }, 'a manifest outside the index is still a conflict');
-    const idx2 = manifest('r', [{ digest: other.digest, kind: 'manifest' }], { mediaType: OCI_INDEX });
-    s.putManifest(idx2, null, NO_OVERWRITE);
-    t.same(s.putManifest(idx2, 'v1', NO_OVERWRITE).tagConflict, { existingDigest: idx.digest }, 'and so is another index');
-    t.equal(s.resolveTag('r', 'v1'), idx.digest);
-    const att = manifest('r', [], { attestation: true });
-    t.same(s.putManifest(att, 'v2', NO_OVERWRITE), { missing: [], tagKept: true }, 'an attestation never takes an immutable tag');
+    t.same(s.putManifest(evil, 'v1', NO_OVERWRITE).tagConflict, { existingDigest: idx.digest }, 'a manifest outside the index is still a conflict');
+    const idx2 = manifest('r', [{ digest: idx.digest, kind: 'manifest' }], { mediaType: OCI_INDEX });
+    t.same(s.putManifest(idx2, 'v1', NO_OVERWRITE).tagConflict, undefined, 'an index listing only the current index (nothing runnable added) may take it');
+    t.equal(s.resolveTag('r', 'v1'), idx2.digest);
+    const att2 = manifest('r', [], { attestation: true });
+    t.same(s.putManifest(att2, 'v2', NO_OVERWRITE), { missing: [], tagKept: true }, 'an attestation never takes an immutable tag');
     t.equal(s.resolveTag('r', 'v2'), null, 'not even a fresh one');
-    t.ok(s.getManifest('r', att.digest), 'but it is stored');
-    t.same(s.putManifest(att, 'v3', OVERWRITE), { missing: [] }, 'with overwrite allowed it is an ordinary tag write');
+    t.ok(s.getManifest('r', att2.digest), 'but it is stored');
+    t.same(s.putManifest(att2, 'v3', OVERWRITE), { missing: [] }, 'with overwrite allowed it is an ordinary tag write');
   });
 
   withStore('deleteManifest removes the manifest and every tag on it', (t, s) => {

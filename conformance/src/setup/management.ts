@@ -83,6 +83,8 @@ export class ManagementSession {
       });
     if (this.bearer) {
       const res = await send(`Bearer ${this.bearer}`);
+      // 403: a registry may refuse account management with a token (ours does): Basic for this call.
+      if (res.status === 403) return send(basicHeader(this.admin));
       if (res.status !== 401) return res;
       this.bearer = null;
     }
@@ -148,7 +150,7 @@ export class ManagementSession {
   async cleanup(): Promise<string[]> {
     const problems: string[] = [];
     for (const id of this.repos.splice(0)) {
-      const r = await this.call('DELETE', `/api/repository/${id}`).catch((e: Error) => e);
+      const r = await this.call('DELETE', `/api/repository/${id}?force=true`).catch((e: Error) => e);
       if (r instanceof Error || ![200, 202, 204, 404].includes(r.status)) problems.push(`delete repository ${id}: ${r instanceof Error ? r.message : r.status}`);
     }
     for (const u of this.users.splice(0)) {

@@ -121,6 +121,8 @@ export function validatePassword(p: unknown): string {
   return p;
 }
 
+export const MAX_TOKEN_LIFETIME_SECONDS = 10 * 366 * 24 * 3600;
+
 export class Accounts {
   /** Recently verified passwords: key (see checkPassword) → valid until (ms). */
   private readonly verified = new Map<string, number>();
@@ -210,8 +212,9 @@ export class Accounts {
     }
     let expiresAt: number | null = null;
     if (expiresInSeconds !== undefined && expiresInSeconds !== null) {
-      if (typeof expiresInSeconds !== 'number' || !Number.isInteger(expiresInSeconds) || expiresInSeconds <= 0) {
-        throw new AccountError('expires_in must be a positive number of seconds', 'invalid');
+      // Ten years at most: beyond that a date no longer fits (and "never" is spelled by omitting expires_in).
+      if (typeof expiresInSeconds !== 'number' || !Number.isInteger(expiresInSeconds) || expiresInSeconds <= 0 || expiresInSeconds > MAX_TOKEN_LIFETIME_SECONDS) {
+        throw new AccountError(`expires_in must be a whole number of seconds from 1 to ${MAX_TOKEN_LIFETIME_SECONDS}`, 'invalid');
       }
       expiresAt = Date.now() + expiresInSeconds * 1000;
     }

@@ -61,6 +61,8 @@ export interface AdminRouteDeps {
   readonly accounts: Accounts;
   readonly repositories: NitroRepositories;
   readonly audit: Audit;
+  /** Every image name that holds content (the metadata store's repositories). */
+  readonly imageNames: () => Iterable<string>;
 }
 
 export function adminRoutes(d: AdminRouteDeps): Route[] {
@@ -77,6 +79,17 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
     if (p.admin) return;
     if (p.subject === username && p.method !== 'anonymous' && isUnscoped(p)) return;
     forbid(p, `only an administrator or ${username} (not with a scoped access token) may do this`);
+  };
+  /**
+   * Accounts and credentials are managed with real credentials only (a password, or an unscoped access
+   * token, as Basic or raw Bearer), never with a registry JWT: a short-lived token handed to a job for
+   * `repository:x:pull` must not be able to mint a permanent access token or change a password.
+   */
+  const notWithJwt = (ctx: RequestContext) => {
+    const identity = (ctx.principal as { identity?: { jwt: unknown } }).identity;
+    if (identity?.jwt) {
+      forbid(ctx.principal, 'managing accounts and credentials needs a password or an unscoped access token (Basic), not a registry token');
+    }
   };
   const isUnscoped = (p: Principal): boolean => {
     const identity = (p as { identity?: { token: AccessToken | null } }).identity;
@@ -134,6 +147,7 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendJson(ctx.res, 200, d.accounts.listUsers().map((u) => ({ username: u.username, admin: u.admin, robot: !u.hasPassword })));
     }),
     route('POST', 'api_users_create', /^\/api\/users\/?$/, admin, async (ctx) => {
+      notWithJwt(ctx);
       const b = await readJson(ctx);
       if (b.password !== undefined && b.password !== null && typeof b.password !== 'string') throw new ApiError(400, 'password must be a string');
       if (b.admin !== undefined && typeof b.admin !== 'boolean') throw new ApiError(400, 'admin must be true or false');
@@ -143,6 +157,7 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendJson(ctx.res, 201, { username: u.username, admin: u.admin, robot: !u.hasPassword });
     }),
     route('DELETE', 'api_users_delete', /^\/api\/users\/(?<username>[^/]+)\/?$/, admin, async (ctx) => {
+      notWithJwt(ctx);
       const username = ctx.params.username!;
       if (username === ctx.principal.subject) throw new ApiError(409, 'you cannot delete your own account');
       if (!d.accounts.deleteUser(username)) throw new ApiError(404, `no user ${username}`);
@@ -150,6 +165,7 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendEmpty(ctx.res, 204);
     }),
     route('PUT', 'api_users_password', /^\/api\/users\/(?<username>[^/]+)\/password\/?$/, anyAccount, async (ctx) => {
+      notWithJwt(ctx);
       const username = ctx.params.username!;
       selfOrAdmin(ctx, username);
       const b = await readJson(ctx);
@@ -167,6 +183,7 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendJson(ctx.res, 200, d.accounts.listTokens(ctx.params.username!).map(tokenJson));
     }),
     route('POST', 'api_tokens_create', /^\/api\/users\/(?<username>[^/]+)\/tokens\/?$/, anyAccount, async (ctx) => {
+      notWithJwt(ctx);
       const username = ctx.params.username!;
       selfOrAdmin(ctx, username);
       const b = await readJson(ctx);
@@ -192,6 +209,7 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendJson(ctx.res, 200, d.accounts.members(project));
     }),
     route('PUT', 'api_members_set', /^\/api\/projects\/(?<project>[^/]+)\/members\/(?<username>[^/]+)\/?$/, anyAccount, async (ctx) => {
+      notWithJwt(ctx);
       const { project, username } = ctx.params as { project: string; username: string };
       if (!PROJECT_RE.test(project)) throw new ApiError(400, 'invalid project name');
       if (!ctx.principal.admin && d.accounts.roleIn(project, ctx.principal.subject ?? '') !== 'admin') {
@@ -203,6 +221,7 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendJson(ctx.res, 200, { project, username, role: b.role });
     }),
     route('DELETE', 'api_members_remove', /^\/api\/projects\/(?<project>[^/]+)\/members\/(?<username>[^/]+)\/?$/, anyAccount, async (ctx) => {
+      notWithJwt(ctx);
       const { project, username } = ctx.params as { project: string; username: string };
       if (!ctx.principal.admin && d.accounts.roleIn(project, ctx.principal.subject ?? '') !== 'admin') {
         forbid(ctx.principal, `only an administrator or an admin of project ${project} may change its members`);
@@ -249,6 +268,12 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
     }),
     route('DELETE', 'api_repository_delete', /^\/api\/repository\/(?<id>[^/]+)\/?$/, admin, async (ctx) => {
       const repo = mustRepo(ctx.params.id!);
+      // Its images would fall back to the default repository — often public, with other push rules. Refuse
+      // while it still owns images, unless the caller says so explicitly.
+      const owned = d.repositories.imageNamesOf(repo.id, d.imageNames());
+      if (owned.length > 0 && ctx.url.searchParams.get('force') !== 'true') {
+        throw new ApiError(409, `repository ${repo.id} still owns ${owned.length} image name(s) (e.g. ${owned[0]}); their images would fall under the default repository's visibility and rules. Delete them first or add ?force=true`);
+      }
       d.repositories.delete(repo.id);
       changed(ctx, 'repository_delete', { repository: repo.id });
       sendEmpty(ctx.res, 204);

@@ -42,6 +42,10 @@ export class AuthPrincipal implements Principal {
     return this.policy.can(this.identity.user, this.identity.token, name, action);
   }
 
+  grants(name: string, action: RepositoryAction): boolean {
+    return jwtGrants(this.identity, name, action);
+  }
+
   denial(name: string, action: RepositoryAction): string | null {
     return this.policy.denial(this.identity.user, this.identity.token, name, action);
   }

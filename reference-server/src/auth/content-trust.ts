@@ -51,12 +51,20 @@ function parseJson(body: Buffer): Record<string, unknown> | null {
 const layersOf = (doc: Record<string, unknown> | null): Descriptor[] =>
   Array.isArray(doc?.layers) ? (doc!.layers as unknown[]).filter((l): l is Descriptor => typeof l === 'object' && l !== null) : [];
 
-/** True for manifests that are signatures (cosign or Notary): they are always served. */
+/** Notary v2 signature envelopes. */
+const NOTARY_ENVELOPES = new Set(['application/jose+json', 'application/cose']);
+
+/**
+ * True for manifests that are signatures (cosign or Notary): they are always served. Decided by the layers,
+ * never by `artifactType` alone — a pusher can put any artifactType on a runnable image, but a manifest
+ * whose every layer is a signature payload or envelope has nothing to run.
+ */
 export function isSignatureManifest(m: ManifestRecord): boolean {
-  if (m.artifactType === COSIGN_SIGNATURE_ARTIFACT || m.artifactType === NOTARY_SIGNATURE) return true;
   const doc = parseJson(m.body);
   const layers = layersOf(doc);
-  return layers.length > 0 && layers.every((l) => l.mediaType === COSIGN_SIMPLESIGNING);
+  if (layers.length === 0) return false;
+  if (layers.every((l) => l.mediaType === COSIGN_SIMPLESIGNING)) return true;
+  return m.artifactType === NOTARY_SIGNATURE && layers.every((l) => typeof l.mediaType === 'string' && NOTARY_ENVELOPES.has(l.mediaType));
 }
 
 /** Verifies `signature` over `payload` with a PEM public key of any supported type. */

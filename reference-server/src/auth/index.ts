@@ -80,7 +80,7 @@ export async function createAuth(o: CreateAuthOptions): Promise<Auth> {
 
   const contentTrust = new ContentTrust(o.metadata, o.readSmallBlob, () => repositories.version);
   const hooks = createPushRuleHooks({ repositories, contentTrust, audit });
-  const admin = adminRoutes({ accounts, repositories, audit });
+  const admin = adminRoutes({ accounts, repositories, audit, imageNames: () => o.metadata.listRepositories({}) });
 
   if (!config.enabled) {
     return { enabled: false, config, authorizer: allowAllAuthorizer, hooks, routes: admin, repositories, accounts, startupMessages };

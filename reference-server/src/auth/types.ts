@@ -35,6 +35,11 @@ export interface Principal {
    * filter (catalog) and by push rules. For the anonymous authorizer this is always true.
    */
   can(name: string, action: RepositoryAction): boolean;
+  /**
+   * Whether the bearer token this request carries (if any) grants the action: `can` is the account's
+   * reach, a registry token narrows it per request. A cross-repository mount needs both on its source.
+   */
+  grants(name: string, action: RepositoryAction): boolean;
 }
 
 export interface Authorizer {
@@ -52,6 +57,7 @@ export const ANONYMOUS_ADMIN: Principal = {
   admin: true,
   method: 'anonymous',
   can: () => true,
+  grants: () => true,
 };
 
 export const allowAllAuthorizer: Authorizer = {

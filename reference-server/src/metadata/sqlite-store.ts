@@ -4,6 +4,7 @@
  * loss can drop the last few commits (never corrupt them). Set `durability: 'full'` to fsync each commit.
  */
 import Database from 'better-sqlite3';
+import { isAttestationManifest } from '../oci/manifest.js';
 import type {
   BlobRecord,
   ManifestRecord,
@@ -270,7 +271,15 @@ export class SqliteMetadataStore implements MetadataStore {
           moveTag = false;
         } else if (existing && existing.digest !== m.digest) {
           // An immutable tag still follows the two moves a multi-platform push makes (see store.ts).
-          const upgradesToIndex = m.references.some((r) => r.kind === 'manifest' && r.digest === existing.digest);
+          // (1) only when the index adds nothing runnable: its other children must be stored attestations.
+          // Otherwise anyone with push rights could wrap the old image in an index next to their own.
+          const upgradesToIndex =
+            m.references.some((r) => r.kind === 'manifest' && r.digest === existing.digest) &&
+            m.references.every((r) => {
+              if (r.kind !== 'manifest' || r.digest === existing.digest) return true;
+              const child = this.q.getManifest.get(m.repository, r.digest) as ManifestRow | undefined;
+              return child !== undefined && isAttestationManifest(child.body);
+            });
           const childOfCurrentIndex = this.q.isChildOf.get(m.repository, existing.digest, m.digest) !== undefined;
           if (childOfCurrentIndex) moveTag = false;
           else if (!upgradesToIndex) return { missing: [], tagConflict: { existingDigest: existing.digest } };

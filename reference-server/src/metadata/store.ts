@@ -106,8 +106,8 @@ export interface MetadataStore {
    * must be present in the repository (blobs linked, child manifests stored), checked in that same
    * transaction. When allowTagOverwrite is false and the tag names another digest, nothing is written —
    * except for the two moves a multi-platform push makes, which never change what the tag serves for a
-   * platform: (1) the tag names manifest M and the new manifest is an index that lists M (the tag moves up
-   * to the index); (2) the tag names an index and the new manifest is one of its children (Docker's
+   * platform: (1) the tag names manifest M and the new manifest is an index that lists M and otherwise only
+   * attestation manifests (the tag moves up to the index; nothing runnable is added); (2) the tag names an index and the new manifest is one of its children (Docker's
    * containerd-store push re-sends every child to the tag after the index; the child is stored and the tag
    * stays on the index: `tagKept`). And an attestation manifest sent to the tag (the same push, before its
    * index arrives) is stored without taking the tag: an attestation is never what a tag should serve.

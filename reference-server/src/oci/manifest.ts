@@ -127,3 +127,13 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
   });
   return { mediaType, references: unique, subject, artifactType, annotations: annotationsOf(doc.annotations), attestation };
 }
+
+/** True for an in-toto attestation manifest (BuildKit provenance/SBOM): an image manifest whose every layer is an in-toto statement. */
+export function isAttestationManifest(body: Buffer): boolean {
+  try {
+    const doc = JSON.parse(body.toString('utf8')) as { layers?: unknown };
+    return Array.isArray(doc.layers) && doc.layers.length > 0 && doc.layers.every((l) => isObject(l) && l.mediaType === IN_TOTO);
+  } catch {
+    return false;
+  }
+}

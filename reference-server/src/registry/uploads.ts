@@ -123,6 +123,11 @@ export class UploadService {
         throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { expected: digest, actual });
       }
       await this.blobs.syncUpload(id);
+      const onDisk = await this.blobs.uploadSize(id);
+      if (onDisk !== rec.offset) {
+        await this.discard(id);
+        throw new Error(`upload ${id}: ${onDisk} bytes on disk, ${rec.offset} recorded; refusing to commit`);
+      }
       // One synchronous block: the file appears and is recorded with no await in between (see gc/).
       this.blobs.commitUploadSync(id, digest);
       this.meta.addBlobAndLink(digest, rec.offset, repository);
@@ -235,7 +240,10 @@ function writeChunk(body: Readable, out: Writable, hash: Hash, limit: number | u
     const onDrain = () => body.resume();
     const onEnd = () => {
       cleanup();
-      out.end(() => resolve(received));
+      // Resolve on 'finish' only: end()'s callback also runs when the final flush failed (ENOSPC, EIO),
+      // and a short file must never be acknowledged. 'error' still goes to fail().
+      out.once('finish', () => resolve(received));
+      out.end();
     };
     const onBodyError = (e: Error) => fail(e);
     const onBodyClose = () => {

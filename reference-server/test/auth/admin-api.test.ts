@@ -116,6 +116,31 @@ t.test("repositories: the quick reference's JSON verbatim through /api/repositor
 
   const tok = await seedToken(fx.request, 'admin', ADMIN_PASSWORD, 'repository:myapp:pull,push');
   t.equal((await fx.request.get('/api/repository').set('Authorization', bearer(tok))).status, 200, 'the management API takes the same bearer tokens');
+  t.equal((await fx.request.post('/api/repository/default/gc').set('Authorization', bearer(tok)).send({ dry_run: true })).status, 200, 'GC with a token, as the quick reference does');
+});
+
+t.test('a registry JWT cannot manage accounts or credentials; a private repository that owns images is not deleted by accident', async (t) => {
+  const fx = await authFixture(t);
+  const ADMIN = basic('admin', ADMIN_PASSWORD);
+  t.equal((await fx.request.post('/api/users').set('Authorization', ADMIN).send({ username: 'bob', password: 'bob-password-1' })).status, 201);
+  const adminJwt = await seedToken(fx.request, 'admin', ADMIN_PASSWORD, 'repository:foo:pull');
+  const bobJwt = await seedToken(fx.request, 'bob', 'bob-password-1', 'repository:foo:pull');
+  const asJwt = (jwt: string) => ({ Authorization: bearer(jwt) });
+  t.equal((await fx.request.post('/api/users').set(asJwt(adminJwt)).send({ username: 'eve', password: 'eve-password-1', admin: true })).status, 403, 'no admin creation with a token');
+  t.equal((await fx.request.put('/api/users/bob/password').set(asJwt(bobJwt)).send({ password: 'taken-over-1' })).status, 403, 'no password change with a token');
+  t.equal((await fx.request.post('/api/users/bob/tokens').set(asJwt(bobJwt)).send({ name: 'forever' })).status, 403, 'no access token minted from a token');
+  t.equal((await fx.request.put('/api/projects/foo/members/bob').set(asJwt(adminJwt)).send({ role: 'admin' })).status, 403, 'no membership change with a token');
+  t.equal((await fx.request.post('/api/users/bob/tokens').set('Authorization', basic('bob', 'bob-password-1')).send({ name: 'ci' })).status, 201, 'with the password it works');
+
+  const created = await fx.request.post('/api/repository').set('Authorization', ADMIN).send({ name: 'team', visibility: 'private', config: { type: 'Hosted' } });
+  const id = created.body.id as string;
+  t.equal((await pushAs(fx.request, 'team/app', uniqueImage(), 'v1', ADMIN)).status, 201);
+  t.equal((await fx.request.get('/v2/team/app/manifests/v1')).status, 401, 'private: no anonymous pull');
+  const refused = await fx.request.delete(`/api/repository/${id}`).set('Authorization', ADMIN);
+  t.equal(refused.status, 409, 'a repository that still owns images is not deleted');
+  t.match(refused.body.errors[0].message, /still owns 1 image name/);
+  t.equal((await fx.request.get('/v2/team/app/manifests/v1')).status, 401, 'and its images stay private');
+  t.equal((await fx.request.delete(`/api/repository/${id}?force=true`).set('Authorization', ADMIN)).status, 204, 'unless forced');
 });
 
 t.test('repositories declared in the config file', async (t) => {

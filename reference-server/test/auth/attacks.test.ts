@@ -163,3 +163,17 @@ t.test('scoped access tokens never carry admin rights; non-admins cannot use the
   t.equal((await fx.request.get('/api/repository').set('Authorization', basic('bob', 'bob-password'))).status, 403, 'non-admin');
   t.equal((await fx.request.post('/api/users/admin/tokens').set('Authorization', basic('bob', 'bob-password')).send({ name: 'steal' })).status, 403, "no tokens for someone else's account");
 });
+
+t.test('a cross-repository mount from a named source needs that source in the token, not only in the account', async (t) => {
+  const fx = await authFixture(t);
+  const admin = basic('admin', ADMIN_PASSWORD);
+  const img = uniqueImage();
+  t.equal((await pushAs(fx.request, 'secret/data', img, 'v1', admin)).status, 201);
+  const layer = img.blobs[img.blobs.length - 1]!.digest;
+  const narrow = await seedToken(fx.request, 'admin', ADMIN_PASSWORD, 'repository:bob/x:pull,push');
+  const viaToken = await fx.request.post(`/v2/bob/x/blobs/uploads/?mount=${layer}&from=secret/data`).set('Authorization', bearer(narrow));
+  t.equal(viaToken.status, 202, 'a token for bob/x only gets an upload session, not the blob');
+  t.equal((await fx.request.head(`/v2/bob/x/blobs/${layer}`).set('Authorization', admin)).status, 404, 'nothing was mounted');
+  const both = await seedToken(fx.request, 'admin', ADMIN_PASSWORD, ['repository:bob/x:pull,push', 'repository:secret/data:pull']);
+  t.equal((await fx.request.post(`/v2/bob/x/blobs/uploads/?mount=${layer}&from=secret/data`).set('Authorization', bearer(both))).status, 201, 'with the source in the token it mounts');
+});

@@ -42,12 +42,13 @@ export async function pushAs(request: supertest.Agent, repo: string, root: Built
 export const bearer = (token: string) => `Bearer ${token}`;
 
 /** The quick reference's token request: POST with Basic and form service+scope. */
-export async function seedToken(request: supertest.Agent, user: string, password: string, scope: string): Promise<string> {
+export async function seedToken(request: supertest.Agent, user: string, password: string, scope: string | string[]): Promise<string> {
+  const scopes = (Array.isArray(scope) ? scope : [scope]).map((s) => `&scope=${encodeURIComponent(s)}`).join('');
   const r = await request
     .post('/api/auth/token')
     .set('Authorization', basic(user, password))
     .type('form')
-    .send(`service=nitro-repo&scope=${encodeURIComponent(scope)}`);
+    .send(`service=nitro-repo${scopes}`);
   if (r.status !== 200) throw new Error(`token request → ${r.status} ${JSON.stringify(r.body)}`);
   return (r.body as { token: string }).token;
 }

@@ -6,7 +6,7 @@ import t from 'tap';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { authFixture, basic, ADMIN_PASSWORD, type AuthFixture, type TapTest } from './harness.js';
 import { cosignSignature, pushAs, sigTag, uniqueImage } from './client.js';
-import { multiPlatformIndex } from '../helpers/oci.js';
+import { multiPlatformIndex, ociImage } from '../helpers/oci.js';
 
 const ADMIN = basic('admin', ADMIN_PASSWORD);
 const pem = (k: KeyObject) => k.export({ type: 'spki', format: 'pem' }) as string;
@@ -125,4 +125,15 @@ t.test('rule off or no keys: unsigned content is served / explained', async (t) 
     .set('Authorization', ADMIN)
     .send({ type: 'Hosted', content_trust: { public_keys: ['-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----'] } });
   t.equal(badKey.status, 400, 'unusable keys are refused when configured');
+});
+
+t.test('a runnable image that calls itself a signature (artifactType) is not exempt', async (t) => {
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const fx = await trusted(t, [publicKey]);
+  for (const artifactType of ['application/vnd.dev.cosign.artifact.sig.v1+json', 'application/vnd.cncf.notary.signature']) {
+    const disguised = ociImage({ artifactType, annotations: { 'test.unique': artifactType } });
+    t.equal((await pushAs(fx.request, 'secure/app', disguised, 'disguised', ADMIN)).status, 201);
+    const got = await fx.request.get('/v2/secure/app/manifests/disguised');
+    t.equal(got.status, 403, `an unsigned image with artifactType ${artifactType} is refused`);
+  }
 });

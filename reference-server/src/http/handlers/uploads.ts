@@ -87,8 +87,12 @@ export function uploadRoutes(deps: RegistryDeps): Route[] {
         if (mount !== null && parseDigest(mount)) {
           const from = q.get('from');
           // Mount only from repositories the caller may pull from; otherwise fall back to an upload session.
+          // A named source must also be in the request's token (clients ask for `repository:<from>:pull`);
+          // without `from` the client cannot name it, so the account's own access decides.
           const sources = from !== null ? (isValidName(from) ? [from] : []) : deps.meta.repositoriesWithBlob(mount);
-          const source = sources.find((r) => deps.meta.getLinkedBlob(r, mount) && ctx.principal.can(r, 'pull'));
+          const source = sources.find(
+            (r) => deps.meta.getLinkedBlob(r, mount) && ctx.principal.can(r, 'pull') && (from === null || ctx.principal.grants(r, 'pull')),
+          );
           if (source !== undefined && deps.meta.linkBlob(mount, name)) {
             ctx.req.resume();
             return blobCreated(ctx, name, mount);

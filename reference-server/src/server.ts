@@ -70,7 +70,7 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
   const log = opts.log ?? createLogger(config.logLevel);
   mkdirSync(config.dataDir, { recursive: true });
 
-  const blobs = new FsBlobStore(config.dataDir);
+  const blobs = new FsBlobStore(config.dataDir, { syncDirectories: config.durability === 'full' });
   await blobs.init();
   const db = openDatabase(join(config.dataDir, 'registry.db'), { durability: config.durability });
   const meta = new SqliteMetadataStore(db);

@@ -7,15 +7,19 @@ import t from 'tap';
 import { FsBlobStore } from '../src/storage/fs-blob-store.js';
 import { blobStoreContract } from './blob-store-contract.js';
 
-async function freshStore(): Promise<{ store: FsBlobStore; dir: string; cleanup: () => Promise<void> }> {
+async function freshStore(opts: { syncDirectories?: boolean } = {}): Promise<{ store: FsBlobStore; dir: string; cleanup: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'nitro-fs-blob-store-'));
-  const store = new FsBlobStore(dir);
+  const store = new FsBlobStore(dir, opts);
   await store.init();
   return { store, dir, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 t.test('contract', async (t) => {
-  blobStoreContract(t, freshStore);
+  blobStoreContract(t, () => freshStore());
+});
+
+t.test('contract, with directories fsynced after each commit (durability: full)', async (t) => {
+  blobStoreContract(t, () => freshStore({ syncDirectories: true }));
 });
 
 t.test('layout: blobs/<alg>/<first two hex>/<hex>, uploads/<id>', async (t) => {

@@ -102,7 +102,10 @@ export function metadataStoreContract(t: Test, factory: MetadataStoreFactory): v
       artifactType: 'application/x-sig',
       annotations: { a: 'b' },
     });
+    t.notOk(s.blobReferenced('r', cfg), 'linked but not yet referenced');
     t.same(s.putManifest(m, 'v1', OVERWRITE), { missing: [] });
+    t.ok(s.blobReferenced('r', cfg), 'blobReferenced once a stored manifest names it');
+    t.notOk(s.blobReferenced('other', cfg), 'per repository');
     const got = s.getManifest('r', m.digest)!;
     t.ok(got, 'stored');
     t.ok(Buffer.from(got.body).equals(m.body), 'body bytes verbatim');
@@ -205,6 +208,7 @@ export function metadataStoreContract(t: Test, factory: MetadataStoreFactory): v
     const idx2 = manifest('r', [{ digest: idx.digest, kind: 'manifest' }], { mediaType: OCI_INDEX });
     t.same(s.putManifest(idx2, 'v1', NO_OVERWRITE).tagConflict, undefined, 'an index listing only the current index (nothing runnable added) may take it');
     t.equal(s.resolveTag('r', 'v1'), idx2.digest);
+    t.ok(s.blobReferenced('r', digest('nope')) === false, 'blobReferenced: false for an unreferenced digest');
     const att2 = manifest('r', [], { attestation: true });
     t.same(s.putManifest(att2, 'v2', NO_OVERWRITE), { missing: [], tagKept: true }, 'an attestation never takes an immutable tag');
     t.equal(s.resolveTag('r', 'v2'), null, 'not even a fresh one');

@@ -97,6 +97,8 @@ export interface MetadataStore {
   getLinkedBlob(repository: string, digest: string): BlobRecord | null;
   /** Repositories the blob is linked into (for a cross-repository mount without `from`). */
   repositoriesWithBlob(digest: string): string[];
+  /** True when a manifest stored in `repository` references the blob (as config or layer). */
+  blobReferenced(repository: string, digest: string): boolean;
   /** Removes the link; false if there was none. The blob itself is left to GC. */
   unlinkBlob(repository: string, digest: string): boolean;
 

@@ -42,6 +42,9 @@ t.test('allow_tag_overwrite=false → 409; tag keeps its digest; same digest OK;
   t.equal((await pushAs(fx.request, 'my-project/myapp', a, 'v1', ADMIN)).status, 201, 're-push of the same digest succeeds');
   t.equal((await fx.request.delete('/v2/my-project/myapp/manifests/v1').set('Authorization', ADMIN)).status, 409, 'tag delete refused');
   t.equal((await fx.request.delete(`/v2/my-project/myapp/manifests/${a.digest}`).set('Authorization', ADMIN)).status, 409, 'deleting the tagged manifest by digest refused');
+  const layer = a.blobs[a.blobs.length - 1]!.digest;
+  t.equal((await fx.request.delete(`/v2/my-project/myapp/blobs/${layer}`).set('Authorization', ADMIN)).status, 409, 'unlinking a layer of a stored manifest refused');
+  t.equal((await fx.request.head(`/v2/my-project/myapp/blobs/${layer}`).set('Authorization', ADMIN)).status, 200, 'the layer is still there');
 
   const fallback = `${a.digest.replace(':', '-')}`;
   const idx1 = artifact({ artifactType: 'application/vnd.test' });
@@ -54,6 +57,7 @@ t.test('allow_tag_overwrite=false → 409; tag keeps its digest; same digest OK;
   await setRules(fx, { allow_tag_overwrite: true });
   t.equal((await pushAs(fx.request, 'my-project/myapp', b, 'v1', ADMIN)).status, 201, 'rule off: overwrite allowed');
   t.equal((await fx.request.delete('/v2/my-project/myapp/manifests/v1').set('Authorization', ADMIN)).status, 202, 'rule off: tag delete allowed');
+  t.equal((await fx.request.delete(`/v2/my-project/myapp/blobs/${layer}`).set('Authorization', ADMIN)).status, 202, 'rule off: blob delete allowed');
 });
 
 t.test('allow_tag_overwrite=false: two concurrent first pushes of a tag — exactly one wins', async (t) => {

@@ -104,7 +104,14 @@ export function blobRoutes(deps: RegistryDeps): Route[] {
         const name = repositoryName(ctx.params);
         ctx.log.repository = name;
         const digest = digestParam(ctx.params.digest);
-        await deps.hooks.beforeDelete({ name, tag: null, digest, principal: ctx.principal });
+        const decision = await deps.hooks.beforeDelete({ name, tag: null, digest, principal: ctx.principal });
+        // With immutable tags, a layer under a stored manifest stays: unlinking it would break the image.
+        if (!decision.allowTagOverwrite && deps.meta.blobReferenced(name, digest)) {
+          throw new RegistryError('TAG_IMMUTABLE', 'deleting a blob that a manifest references is refused by the push rule allow_tag_overwrite=false', {
+            rule: 'allow_tag_overwrite',
+            digest,
+          });
+        }
         if (!deps.meta.unlinkBlob(name, digest)) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
         sendEmpty(ctx.res, 202, { 'Docker-Content-Digest': digest });
       },

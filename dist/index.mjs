@@ -20740,6 +20740,14 @@ var STATE = "nitroState";
 function isPostStep() {
   return getState(IS_POST) === "true";
 }
+async function runMainOrPost(main2, post2) {
+  try {
+    if (isPostStep()) await post2();
+    else await main2();
+  } catch (err) {
+    setFailed(err instanceof Error ? err.message : String(err));
+  }
+}
 function markMainStarted() {
   saveState(IS_POST, "true");
 }
@@ -21508,12 +21516,4 @@ async function post() {
   if (state.createdBuilder) await removeBuilder(state.createdBuilder);
   if (state.logoutRegistry) await dockerLogout(state.logoutRegistry);
 }
-async function run() {
-  try {
-    if (isPostStep()) await post();
-    else await main();
-  } catch (err) {
-    setFailed(err instanceof Error ? err.message : String(err));
-  }
-}
-await run();
+await runMainOrPost(main, post);

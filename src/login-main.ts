@@ -2,7 +2,7 @@
 import * as core from '@actions/core';
 import { dockerLogin, dockerLogout } from './docker/login.js';
 import { readLoginInputs } from './inputs.js';
-import { isPostStep, loadPostState, markMainStarted, savePostState } from './post-state.js';
+import { runMainOrPost, loadPostState, markMainStarted, savePostState } from './post-state.js';
 import { registryHost } from './registry/image-ref.js';
 
 /** Untrimmed: the parsers trim what should be trimmed, and a password keeps its spaces. */
@@ -22,13 +22,4 @@ async function post(): Promise<void> {
   if (state.logoutRegistry) await dockerLogout(state.logoutRegistry);
 }
 
-async function run(): Promise<void> {
-  try {
-    if (isPostStep()) await post();
-    else await main();
-  } catch (err) {
-    core.setFailed(err instanceof Error ? err.message : String(err));
-  }
-}
-
-await run();
+await runMainOrPost(main, post);

@@ -7,7 +7,7 @@ import { buildAndPush, createBuilder, removeBuilder } from './docker/buildx.js';
 import { dockerLogin, dockerLogout } from './docker/login.js';
 import { defaultOciLabels, mergeLabels } from './github-labels.js';
 import { readActionInputs } from './inputs.js';
-import { isPostStep, loadPostState, markMainStarted, savePostState } from './post-state.js';
+import { runMainOrPost, loadPostState, markMainStarted, savePostState } from './post-state.js';
 import { digestRefs } from './refs.js';
 import { registryHost } from './registry/image-ref.js';
 import { publishReport, verificationError } from './verify/publish.js';
@@ -66,13 +66,4 @@ async function post(): Promise<void> {
   if (state.logoutRegistry) await dockerLogout(state.logoutRegistry);
 }
 
-async function run(): Promise<void> {
-  try {
-    if (isPostStep()) await post();
-    else await main();
-  } catch (err) {
-    core.setFailed(err instanceof Error ? err.message : String(err));
-  }
-}
-
-await run();
+await runMainOrPost(main, post);

@@ -18,6 +18,19 @@ export function isPostStep(): boolean {
   return core.getState(IS_POST) === 'true';
 }
 
+/**
+ * The entry of an action with a post step: the runner runs the same bundle twice, and saved state tells
+ * which half this is. One catch turns any failure into core.setFailed.
+ */
+export async function runMainOrPost(main: () => Promise<void>, post: () => Promise<void>): Promise<void> {
+  try {
+    if (isPostStep()) await post();
+    else await main();
+  } catch (err) {
+    core.setFailed(err instanceof Error ? err.message : String(err));
+  }
+}
+
 /** Called first in main: from here on, the runner will run the post step in "post" mode. */
 export function markMainStarted(): void {
   core.saveState(IS_POST, 'true');

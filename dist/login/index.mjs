@@ -20528,6 +20528,14 @@ var STATE = "nitroState";
 function isPostStep() {
   return getState(IS_POST) === "true";
 }
+async function runMainOrPost(main2, post2) {
+  try {
+    if (isPostStep()) await post2();
+    else await main2();
+  } catch (err) {
+    setFailed(err instanceof Error ? err.message : String(err));
+  }
+}
 function markMainStarted() {
   saveState(IS_POST, "true");
 }
@@ -20573,12 +20581,4 @@ async function post() {
   const state = loadPostState();
   if (state.logoutRegistry) await dockerLogout(state.logoutRegistry);
 }
-async function run() {
-  try {
-    if (isPostStep()) await post();
-    else await main();
-  } catch (err) {
-    setFailed(err instanceof Error ? err.message : String(err));
-  }
-}
-await run();
+await runMainOrPost(main, post);

@@ -13,7 +13,7 @@ import {
 } from '../registry/media-types.js';
 import { mapLimit } from './map-limit.js';
 import { formatPlatform, samePlatform } from './platform.js';
-import type { AttestationResult, PlatformResult, TagResult, VerifyFailure, VerifyReport } from './report.js';
+import type { TagResult, VerifyFailure, VerifyReport } from './report.js';
 
 export interface VerifyRequest {
   /** Image references to check: `host/repo:tag` (or `host/repo@digest`). */

@@ -32,7 +32,11 @@ async function run(): Promise<void> {
     core.setOutput('report', join(reportDir, 'conformance.json'));
     try {
       const report = JSON.parse(readFileSync(join(reportDir, 'conformance.json'), 'utf8')) as { summary?: Record<string, number> };
-      for (const key of ['passed', 'failed', 'skipped'] as const) core.setOutput(key, String(report.summary?.[key] ?? 0));
+      const n = (key: string) => report.summary?.[key] ?? 0;
+      core.setOutput('passed', String(n('passed')));
+      // A harness error fails the step just like a failed check, so it counts here too.
+      core.setOutput('failed', String(n('failed') + n('error')));
+      core.setOutput('skipped', String(n('skipped')));
     } catch {
       // No report (usage or setup error): the exit code below says why.
     }

@@ -27931,7 +27931,7 @@ function repoScope(repo, actions) {
 async function ruleTarget(ctx, key, rules, publicKeys = []) {
   const configured = ctx.config.pushRules[key]?.repository;
   const slug = key.replace(/[A-Z]/g, (c2) => "-" + c2.toLowerCase());
-  if (configured) return { repository: configured, image: `${configured}/nc-${ctx.runId}-${slug}` };
+  if (configured) return { repository: configured, image: `${configured}/nc-${ctx.runId}-${slug}-${Math.random().toString(36).slice(2, 6)}` };
   if (!ctx.mgmt) ctx.skip(`push rule ${slug}: no repository configured (push_rules.${slug.replace(/-/g, "_")}.repository) and no management API`);
   const repository = `nc${ctx.runId}-${slug}-${Math.random().toString(36).slice(2, 6)}`;
   const id2 = await ctx.mgmt.createRepository(repository, rules, publicKeys);
@@ -28343,11 +28343,18 @@ async function walk(http, first, key) {
   const items = [];
   let url = first;
   let pages = 0;
+  const base = new URL(first, "http://placeholder.invalid");
+  const n = Number(base.searchParams.get("n"));
   while (url && pages < MAX_PAGES) {
     const res = expectStatus(await http.request("GET", url), 200, `GET ${key} page`);
     pages++;
-    items.push(...res.json()?.[key] ?? []);
+    const page = res.json()?.[key] ?? [];
+    items.push(...page);
     url = nextLink(res.headers.get("link"), res.url);
+    if (!url && n > 0 && page.length === n) {
+      base.searchParams.set("last", page[page.length - 1]);
+      url = `${base.pathname}?${base.searchParams}`;
+    }
   }
   return { items, pages };
 }
@@ -28391,14 +28398,15 @@ var discoveryChecks = [
   {
     id: "discovery/tags/paging-n",
     area: area4,
-    title: 'GET /tags/list?n=2 returns the first two tags and a Link rel="next" header.',
+    title: 'GET /tags/list?n=2 returns the first two tags (and, if it sends one, a well-formed Link rel="next").',
     spec: SPEC.tags,
     async run(t3, ctx) {
       const repo = await taggedRepo(ctx);
       const res = await ctx.http.request("GET", `/v2/${repo}/tags/list?n=2`);
       status(t3, res, 200, "GET tags/list?n=2");
       t3.same(res.json()?.tags, SORTED.slice(0, 2), "exactly the first two tags");
-      header(t3, res, "link", /rel="?next"?/, "GET tags/list?n=2");
+      if (res.headers.get("link") !== null) header(t3, res, "link", /rel="?next"?/, "GET tags/list?n=2");
+      else ctx.note("no Link header on a partial page (allowed: the spec says MAY); clients must page with last=");
     }
   },
   {
@@ -28416,7 +28424,7 @@ var discoveryChecks = [
   {
     id: "discovery/tags/follow-link",
     area: area4,
-    title: 'Following Link rel="next" from ?n=3 visits every tag exactly once, in order.',
+    title: 'Paging from ?n=3 (Link rel="next", else last=) visits every tag exactly once, in order.',
     spec: SPEC.tags,
     async run(t3, ctx) {
       const repo = await taggedRepo(ctx);
@@ -47601,7 +47609,10 @@ var HttpClient2 = class {
     const ct3 = response.headers.get("content-type") ?? "";
     if (o2.read !== "digest" && length > 0) {
       const textual = /json|text|xml|html/.test(ct3) || response.status >= 400 || body[0] === 123;
-      ex.responseBody = textual ? redactBody(body.subarray(0, EXCERPT).toString("utf8")) + (length > EXCERPT ? `\u2026 (${length} bytes)` : "") : `<${length} bytes>`;
+      ex.responseBody = textual ? (
+        // Redact the whole text first, then cut: a secret straddling the cut would escape the pattern.
+        redactBody(body.toString("utf8")).slice(0, EXCERPT) + (length > EXCERPT ? `\u2026 (${length} bytes)` : "")
+      ) : `<${length} bytes>`;
     } else if (length > 0) ex.responseBody = `<${length} bytes streamed>`;
     ex.durationMs = Date.now() - started;
     this.debug(ex);
@@ -48269,7 +48280,10 @@ async function run() {
     setOutput("report", join2(reportDir, "conformance.json"));
     try {
       const report = JSON.parse(readFileSync3(join2(reportDir, "conformance.json"), "utf8"));
-      for (const key of ["passed", "failed", "skipped"]) setOutput(key, String(report.summary?.[key] ?? 0));
+      const n = (key) => report.summary?.[key] ?? 0;
+      setOutput("passed", String(n("passed")));
+      setOutput("failed", String(n("failed") + n("error")));
+      setOutput("skipped", String(n("skipped")));
     } catch {
     }
     if (code === 2) throw new Error(`the conformance suite could not run against ${url} (see the log above)`);

@@ -20382,7 +20382,7 @@ async function verifyRepository(name, refs, request, deps, report) {
     }
     const code2 = children.includes(manifest.digest) ? "TAG_ON_CHILD" : "TAG_MISMATCH";
     const detail = `${image} resolves to ${manifest.digest}${code2 === "TAG_ON_CHILD" ? " (a platform manifest of the index)" : ""}, expected ${expected}`;
-    if (request.repair && top && topType && top.digest === expected) {
+    if (request.repair && code2 === "TAG_ON_CHILD" && top && topType && top.digest === expected) {
       deps.log(`Repairing ${image}: re-pointing it at ${expected}`);
       await client.putManifest(repository, ref.tag, top.bytes, topType);
       const after = await client.getManifest(repository, ref.tag, { notFoundMayBeLag: true });

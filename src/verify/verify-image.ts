@@ -123,7 +123,9 @@ async function verifyRepository(name: string, refs: ImageRef[], request: VerifyR
     }
     const code = children.includes(manifest.digest) ? 'TAG_ON_CHILD' : 'TAG_MISMATCH';
     const detail = `${image} resolves to ${manifest.digest}${code === 'TAG_ON_CHILD' ? ' (a platform manifest of the index)' : ''}, expected ${expected}`;
-    if (request.repair && top && topType && top.digest === expected) {
+    // Only the buildx double-push trap is repaired: a tag moved elsewhere (TAG_MISMATCH) may be someone
+    // else's deliberate push, and silently moving it back would revert their work.
+    if (request.repair && code === 'TAG_ON_CHILD' && top && topType && top.digest === expected) {
       deps.log(`Repairing ${image}: re-pointing it at ${expected}`);
       await client.putManifest(repository, ref.tag!, top.bytes, topType);
       const after = await client.getManifest(repository, ref.tag!, { notFoundMayBeLag: true });

@@ -21,7 +21,9 @@ export async function ruleTarget(
 ): Promise<RuleTarget> {
   const configured = ctx.config.pushRules[key]?.repository;
   const slug = key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
-  if (configured) return { repository: configured, image: `${configured}/nc-${ctx.runId}-${slug}` };
+  // A unique image per call: several checks share one configured repository, and under a no-overwrite rule
+  // two checks pushing `:v1` to the same image name would refuse each other.
+  if (configured) return { repository: configured, image: `${configured}/nc-${ctx.runId}-${slug}-${Math.random().toString(36).slice(2, 6)}` };
   if (!ctx.mgmt) ctx.skip(`push rule ${slug}: no repository configured (push_rules.${slug.replace(/-/g, '_')}.repository) and no management API`);
   const repository = `nc${ctx.runId}-${slug}-${Math.random().toString(36).slice(2, 6)}`;
   const id = await ctx.mgmt.createRepository(repository, rules, publicKeys);

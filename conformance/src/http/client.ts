@@ -263,7 +263,8 @@ export class HttpClient {
     if (o.read !== 'digest' && length > 0) {
       const textual = /json|text|xml|html/.test(ct) || response.status >= 400 || body[0] === 0x7b;
       ex.responseBody = textual
-        ? redactBody(body.subarray(0, EXCERPT).toString('utf8')) + (length > EXCERPT ? `… (${length} bytes)` : '')
+        ? // Redact the whole text first, then cut: a secret straddling the cut would escape the pattern.
+          redactBody(body.toString('utf8')).slice(0, EXCERPT) + (length > EXCERPT ? `… (${length} bytes)` : '')
         : `<${length} bytes>`;
     } else if (length > 0) ex.responseBody = `<${length} bytes streamed>`;
     ex.durationMs = Date.now() - started;

@@ -125,6 +125,21 @@ if (!distributionAvailable()) {
     t.equal(again.ok, true, 'a fresh verification without repair passes: the registry really changed');
   });
 
+  t.test('repair never moves back a tag that another push moved on purpose (TAG_MISMATCH)', async (t) => {
+    const mine = buildOciLayout(['linux/amd64', 'linux/arm64'], { attestation: true });
+    const theirs = buildOciLayout(['linux/amd64', 'linux/arm64']); // no attestation: another index digest
+    t.teardown(() => rmSync(mine.dir, { recursive: true, force: true }));
+    t.teardown(() => rmSync(theirs.dir, { recursive: true, force: true }));
+    skopeoPush(mine, `${registry.host}/moved/app:v1`);
+    skopeoPush(theirs, `${registry.host}/moved/app:latest`); // someone else's later push of :latest
+    const req = { ...request('moved/app'), expectedDigest: mine.indexDigest, repair: true };
+    const report = await verifyImages(req, deps);
+    t.equal(report.ok, false, 'the mismatch is reported');
+    t.same(report.failures.map((f) => f.code), ['TAG_MISMATCH']);
+    const res = await fetch(`http://${registry.host}/v2/moved/app/manifests/latest`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
+    t.equal(res.headers.get('docker-content-digest'), theirs.indexDigest, 'their push is left in place');
+  });
+
   t.test('a tag that does not exist fails with TAG_MISSING', async (t) => {
     const report = await verifyImages({ ...request('good/app'), images: [`${registry.host}/good/app:nope`] }, deps);
     t.equal(report.ok, false);

@@ -12,7 +12,7 @@ async function run(): Promise<void> {
   try {
     const url = core.getInput('url', { required: true }).trim();
     const username = core.getInput('username').trim();
-    const password = core.getInput('password');
+    const password = core.getInput('password', { trimWhitespace: false }); // a password may end in a space
     const reportDir = core.getInput('report-dir').trim() || join(process.env.RUNNER_TEMP || '.', 'nitro-conformance');
     if (password) core.setSecret(password);
     // The suite reads credentials from the environment, never from argv.

@@ -48262,7 +48262,7 @@ async function run() {
   try {
     const url = getInput("url", { required: true }).trim();
     const username = getInput("username").trim();
-    const password = getInput("password");
+    const password = getInput("password", { trimWhitespace: false });
     const reportDir = getInput("report-dir").trim() || join2(process.env.RUNNER_TEMP || ".", "nitro-conformance");
     if (password) setSecret(password);
     if (username) {

@@ -209,6 +209,8 @@ export function metadataStoreContract(t: Test, factory: MetadataStoreFactory): v
     t.same(s.putManifest(idx2, 'v1', NO_OVERWRITE).tagConflict, undefined, 'an index listing only the current index (nothing runnable added) may take it');
     t.equal(s.resolveTag('r', 'v1'), idx2.digest);
     t.ok(s.blobReferenced('r', digest('nope')) === false, 'blobReferenced: false for an unreferenced digest');
+    t.ok(s.manifestReferenced('r', amd.digest), 'manifestReferenced: a child of a stored index');
+    t.notOk(s.manifestReferenced('r', evil.digest), 'manifestReferenced: false for a manifest no index lists');
     const att2 = manifest('r', [], { attestation: true });
     t.same(s.putManifest(att2, 'v2', NO_OVERWRITE), { missing: [], tagKept: true }, 'an attestation never takes an immutable tag');
     t.equal(s.resolveTag('r', 'v2'), null, 'not even a fresh one');

@@ -191,6 +191,7 @@ export class SqliteMetadataStore implements MetadataStore {
       deleteTagsOf: p('DELETE FROM tags WHERE repository = ? AND digest = ?'),
       resolveTag: p('SELECT digest FROM tags WHERE repository = ? AND tag = ?'),
       blobReferenced: p("SELECT 1 FROM manifest_refs WHERE repository = ? AND child = ? AND kind = 'blob' LIMIT 1"),
+      manifestReferenced: p("SELECT 1 FROM manifest_refs WHERE repository = ? AND child = ? AND kind = 'manifest' LIMIT 1"),
       isChildOf: p("SELECT 1 FROM manifest_refs WHERE repository = ? AND digest = ? AND child = ? AND kind = 'manifest'"),
       upsertTag: p(
         'INSERT INTO tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at',
@@ -252,6 +253,10 @@ export class SqliteMetadataStore implements MetadataStore {
 
   blobReferenced(repository: string, digest: string): boolean {
     return this.q.blobReferenced.get(repository, digest) !== undefined;
+  }
+
+  manifestReferenced(repository: string, digest: string): boolean {
+    return this.q.manifestReferenced.get(repository, digest) !== undefined;
   }
 
   unlinkBlob(repository: string, digest: string): boolean {

@@ -99,6 +99,8 @@ export interface MetadataStore {
   repositoriesWithBlob(digest: string): string[];
   /** True when a manifest stored in `repository` references the blob (as config or layer). */
   blobReferenced(repository: string, digest: string): boolean;
+  /** True when an index stored in `repository` lists the manifest as a child. */
+  manifestReferenced(repository: string, digest: string): boolean;
   /** Removes the link; false if there was none. The blob itself is left to GC. */
   unlinkBlob(repository: string, digest: string): boolean;
 

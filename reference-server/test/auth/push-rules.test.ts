@@ -6,7 +6,7 @@
 import t from 'tap';
 import { authFixture, basic, ADMIN_PASSWORD, type AuthFixture, type TapTest } from './harness.js';
 import { bearer, pushAs, uniqueImage, putManifestAs, seedToken } from './client.js';
-import { artifact } from '../helpers/oci.js';
+import { artifact, multiPlatformIndex } from '../helpers/oci.js';
 
 const ADMIN = basic('admin', ADMIN_PASSWORD);
 const RULES_OFF = { allow_tag_overwrite: true, must_be_project_member: false, must_use_auth_token_for_push: false, require_content_trust: false };
@@ -58,6 +58,17 @@ t.test('allow_tag_overwrite=false → 409; tag keeps its digest; same digest OK;
   t.equal((await pushAs(fx.request, 'my-project/myapp', b, 'v1', ADMIN)).status, 201, 'rule off: overwrite allowed');
   t.equal((await fx.request.delete('/v2/my-project/myapp/manifests/v1').set('Authorization', ADMIN)).status, 202, 'rule off: tag delete allowed');
   t.equal((await fx.request.delete(`/v2/my-project/myapp/blobs/${layer}`).set('Authorization', ADMIN)).status, 202, 'rule off: blob delete allowed');
+});
+
+t.test('allow_tag_overwrite=false: a platform manifest of a tagged index cannot be deleted from under it', async (t) => {
+  const fx = await withRepo(t, { allow_tag_overwrite: false });
+  const idx = multiPlatformIndex(['linux/amd64', 'linux/arm64'], {});
+  t.equal((await pushAs(fx.request, 'my-project/multi', idx, 'v1', ADMIN)).status, 201);
+  const child = idx.children[0]!;
+  t.equal((await fx.request.delete(`/v2/my-project/multi/manifests/${child.digest}`).set('Authorization', ADMIN)).status, 409, 'child delete refused');
+  t.equal((await fx.request.get(`/v2/my-project/multi/manifests/${child.digest}`).set('Authorization', ADMIN)).status, 200, 'the child is still served');
+  await setRules(fx, { allow_tag_overwrite: true });
+  t.equal((await fx.request.delete(`/v2/my-project/multi/manifests/${child.digest}`).set('Authorization', ADMIN)).status, 202, 'rule off: allowed');
 });
 
 t.test('allow_tag_overwrite=false: two concurrent first pushes of a tag — exactly one wins', async (t) => {

@@ -138,6 +138,12 @@ export function manifestRoutes(deps: RegistryDeps): Route[] {
           deps.meta.deleteTag(name, ref.tag);
         } else {
           const decision = await deps.hooks.beforeDelete({ name, tag: null, digest: ref.digest, principal: ctx.principal });
+          if (!decision.allowTagOverwrite && deps.meta.manifestReferenced(name, ref.digest)) {
+            throw new RegistryError('TAG_IMMUTABLE', 'deleting a manifest that an index lists is refused by the push rule allow_tag_overwrite=false', {
+              rule: 'allow_tag_overwrite',
+              digest: ref.digest,
+            });
+          }
           if (!decision.allowTagOverwrite && deps.meta.tagsOf(name, ref.digest).length > 0) {
             throw new RegistryError('TAG_IMMUTABLE', 'deleting a tagged manifest is refused by the push rule allow_tag_overwrite=false', {
               rule: 'allow_tag_overwrite',

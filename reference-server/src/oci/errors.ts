@@ -60,3 +60,8 @@ export class RegistryError extends Error {
 }
 
 export const isRegistryError = (e: unknown): e is RegistryError => e instanceof RegistryError;
+
+/** The 409 every refusal of the allow_tag_overwrite=false push rule answers with; `what` names the refused act. */
+export function immutableRefusal(what: string, detail: Record<string, unknown>): RegistryError {
+  return new RegistryError('TAG_IMMUTABLE', `${what} is refused by the push rule allow_tag_overwrite=false`, { rule: 'allow_tag_overwrite', ...detail });
+}

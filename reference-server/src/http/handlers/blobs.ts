@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ServerResponse } from 'node:http';
 import type { Route, RequestContext } from '../route.js';
 import type { RegistryDeps } from '../../registry/deps.js';
-import { RegistryError } from '../../oci/errors.js';
+import { RegistryError, immutableRefusal } from '../../oci/errors.js';
 import { digestParam, repositoryName } from '../names.js';
 import { sendEmpty } from '../respond.js';
 import type { ByteRange } from '../../storage/blob-store.js';
@@ -107,10 +107,7 @@ export function blobRoutes(deps: RegistryDeps): Route[] {
         const decision = await deps.hooks.beforeDelete({ name, tag: null, digest, principal: ctx.principal });
         // With immutable tags, a layer under a stored manifest stays: unlinking it would break the image.
         if (!decision.allowTagOverwrite && deps.meta.blobReferenced(name, digest)) {
-          throw new RegistryError('TAG_IMMUTABLE', 'deleting a blob that a manifest references is refused by the push rule allow_tag_overwrite=false', {
-            rule: 'allow_tag_overwrite',
-            digest,
-          });
+          throw immutableRefusal('deleting a blob that a manifest references', { digest });
         }
         if (!deps.meta.unlinkBlob(name, digest)) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
         sendEmpty(ctx.res, 202, { 'Docker-Content-Digest': digest });

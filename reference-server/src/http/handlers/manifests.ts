@@ -1,7 +1,7 @@
 /** /v2/<name>/manifests/<reference> — GET, HEAD, PUT, DELETE by tag or digest. */
 import type { Route, RequestContext } from '../route.js';
 import type { RegistryDeps } from '../../registry/deps.js';
-import { RegistryError } from '../../oci/errors.js';
+import { RegistryError, immutableRefusal } from '../../oci/errors.js';
 import { digestOf, parseDigest } from '../../oci/digest.js';
 import { parseManifest } from '../../oci/manifest.js';
 import { MAX_MANIFEST_BYTES } from '../../oci/media-types.js';
@@ -130,25 +130,16 @@ export function manifestRoutes(deps: RegistryDeps): Route[] {
           if (!digest) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { name, tag: ref.tag });
           const decision = await deps.hooks.beforeDelete({ name, tag: ref.tag, digest, principal: ctx.principal });
           if (!decision.allowTagOverwrite) {
-            throw new RegistryError('TAG_IMMUTABLE', 'deleting a tag is refused by the push rule allow_tag_overwrite=false', {
-              rule: 'allow_tag_overwrite',
-              tag: ref.tag,
-            });
+            throw immutableRefusal('deleting a tag', { tag: ref.tag });
           }
           deps.meta.deleteTag(name, ref.tag);
         } else {
           const decision = await deps.hooks.beforeDelete({ name, tag: null, digest: ref.digest, principal: ctx.principal });
           if (!decision.allowTagOverwrite && deps.meta.manifestReferenced(name, ref.digest)) {
-            throw new RegistryError('TAG_IMMUTABLE', 'deleting a manifest that an index lists is refused by the push rule allow_tag_overwrite=false', {
-              rule: 'allow_tag_overwrite',
-              digest: ref.digest,
-            });
+            throw immutableRefusal('deleting a manifest that an index lists', { digest: ref.digest });
           }
           if (!decision.allowTagOverwrite && deps.meta.tagsOf(name, ref.digest).length > 0) {
-            throw new RegistryError('TAG_IMMUTABLE', 'deleting a tagged manifest is refused by the push rule allow_tag_overwrite=false', {
-              rule: 'allow_tag_overwrite',
-              tags: deps.meta.tagsOf(name, ref.digest),
-            });
+            throw immutableRefusal('deleting a tagged manifest', { tags: deps.meta.tagsOf(name, ref.digest) });
           }
           if (!deps.meta.deleteManifest(name, ref.digest)) {
             throw new RegistryError('MANIFEST_UNKNOWN', undefined, { name, digest: ref.digest });

@@ -201,6 +201,17 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
         if (!req.complete) req.resume();
       })
       .finally(() => {
+        record();
+        inFlight.delete(done);
+      });
+    inFlight.add(done);
+    // Counted when the response is flushed, not when the handler settles: a streamed blob's handler settles
+    // only after its file handle closes, and by then the client may already have sent its next request.
+    let recorded = false;
+    function record(): void {
+      if (recorded) return;
+      recorded = true;
+      {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         metrics.requests.inc({ route: matched.route, method: req.method ?? '', status: String(res.statusCode) });
         metrics.duration.observe({ route: matched.route }, seconds);
@@ -212,9 +223,9 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
             'request',
           );
         }
-        inFlight.delete(done);
-      });
-    inFlight.add(done);
+      }
+    }
+    res.once('finish', record);
   };
 
   return {

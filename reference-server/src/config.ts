@@ -25,6 +25,10 @@ export interface Config {
   durability: 'normal' | 'full';
   /** How long graceful shutdown waits for in-flight requests before aborting them. */
   shutdownGraceSeconds: number;
+  /** Metadata database: null = SQLite under the data directory (the default); a postgres:// URL = PostgreSQL. */
+  database: { url: string | null; poolSize: number };
+  /** Blob storage driver. The s3 section is validated by the driver (storage/s3-config.ts). */
+  storage: { driver: 'filesystem' | 's3'; s3: Record<string, unknown> };
   /** Raw sections for other modules. */
   auth: Record<string, unknown>;
   repositories: unknown[];
@@ -41,6 +45,8 @@ export const DEFAULTS: Config = {
   maxPageSize: 10_000,
   durability: 'normal',
   shutdownGraceSeconds: 10,
+  database: { url: null, poolSize: 10 },
+  storage: { driver: 'filesystem', s3: {} },
   auth: {},
   repositories: [],
   gc: {},
@@ -110,6 +116,30 @@ function apply(c: Config, raw: Raw, source: string): void {
       case 'shutdown_grace_seconds':
         c.shutdownGraceSeconds = num(v, k);
         break;
+      case 'database': {
+        if (!isObj(v)) throw new ConfigError(`${k} must be a mapping like {url: postgres://user@host:5432/registry}`);
+        for (const dk of Object.keys(v)) if (!['url', 'pool_size'].includes(dk)) throw new ConfigError(`${k}.${dk}: unknown setting (known: url, pool_size)`);
+        if (v.url !== undefined) {
+          if (v.url === null || v.url === '') c.database.url = null;
+          else if (typeof v.url !== 'string' || !/^postgres(ql)?:\/\//.test(v.url)) throw new ConfigError(`${k}.url must be a postgres:// URL`);
+          else c.database.url = v.url;
+        }
+        if (v.pool_size !== undefined) c.database.poolSize = Math.max(1, num(v.pool_size, `${k}.pool_size`));
+        break;
+      }
+      case 'storage': {
+        if (!isObj(v)) throw new ConfigError(`${k} must be a mapping like {driver: filesystem}`);
+        for (const sk of Object.keys(v)) if (!['driver', 's3'].includes(sk)) throw new ConfigError(`${k}.${sk}: unknown setting (known: driver, s3)`);
+        if (v.driver !== undefined) {
+          if (v.driver !== 'filesystem' && v.driver !== 's3') throw new ConfigError(`${k}.driver must be filesystem or s3`);
+          c.storage.driver = v.driver;
+        }
+        if (v.s3 !== undefined) {
+          if (!isObj(v.s3)) throw new ConfigError(`${k}.s3 must be a mapping`);
+          c.storage.s3 = { ...c.storage.s3, ...v.s3 };
+        }
+        break;
+      }
       case 'auth':
       case 'gc':
         if (!isObj(v)) throw new ConfigError(`${k} must be a mapping`);
@@ -153,6 +183,8 @@ export function envSettings(env: NodeJS.ProcessEnv): Raw {
     out.tls = { cert: env.NITRO_REGISTRY_TLS_CERT, key: env.NITRO_REGISTRY_TLS_KEY };
   }
   if (env.NITRO_REGISTRY_UPLOAD_TTL_SECONDS) out.uploads = { ttl_seconds: env.NITRO_REGISTRY_UPLOAD_TTL_SECONDS };
+  if (env.NITRO_REGISTRY_DATABASE_URL) out.database = { url: env.NITRO_REGISTRY_DATABASE_URL };
+  if (env.NITRO_REGISTRY_STORAGE_DRIVER) out.storage = { driver: env.NITRO_REGISTRY_STORAGE_DRIVER };
   const auth: Raw = {};
   if (env.NITRO_REGISTRY_AUTH) auth.enabled = bool(env.NITRO_REGISTRY_AUTH, 'NITRO_REGISTRY_AUTH');
   if (env.NITRO_REGISTRY_EXTERNAL_URL) auth.external_url = env.NITRO_REGISTRY_EXTERNAL_URL;

@@ -5,14 +5,13 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { configFrom, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { FsBlobStore } from './storage/fs-blob-store.js';
-import { openDatabase, SqliteMetadataStore } from './metadata/sqlite-store.js';
+import { openBackends, type Backends } from './compose.js';
+import type { BlobStore } from './storage/blob-store.js';
 import { UploadService } from './registry/uploads.js';
 import type { RegistryHooks } from './registry/hooks.js';
 import type { RegistryDeps } from './registry/deps.js';
@@ -42,6 +41,8 @@ export interface Registry {
   readonly auth: Auth;
   /** Garbage collection and repository statistics. */
   readonly gc: GcServices;
+  /** The storage and metadata backends (compose.ts). */
+  readonly backends: Backends;
   /** Aborts in-flight work and closes the stores. */
   close(): Promise<void>;
 }
@@ -68,19 +69,17 @@ function decodeParams(groups: Record<string, string> | undefined): Record<string
 export async function createRegistry(configOrOverrides: Config | Record<string, unknown> = {}, opts: RegistryOptions = {}): Promise<Registry> {
   const config = 'uploads' in configOrOverrides && 'dataDir' in configOrOverrides ? (configOrOverrides as Config) : configFrom(configOrOverrides);
   const log = opts.log ?? createLogger(config.logLevel);
-  mkdirSync(config.dataDir, { recursive: true });
 
-  const blobs = new FsBlobStore(config.dataDir, { syncDirectories: config.durability === 'full' });
-  await blobs.init();
-  const db = openDatabase(join(config.dataDir, 'registry.db'), { durability: config.durability });
-  const meta = new SqliteMetadataStore(db);
+  const backends = await openBackends(config, { log });
+  const { blobs } = backends;
+  const meta = backends.metadata.registry;
   const uploads = new UploadService(blobs, meta);
   const metrics = createMetrics({ uploadsInFlight: () => uploads.uploadsInFlight });
 
   // Accounts, tokens, Nitro repositories and push rules. With auth disabled it still provides the
   // repositories and the push-rule hooks, with an allow-all authorizer.
   const auth = await createAuth({
-    db,
+    backend: backends.metadata,
     metadata: meta,
     config: config.auth,
     repositories: config.repositories,
@@ -95,7 +94,7 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
     ...(opts.env ? { env: opts.env } : {}),
   });
   const hooks: RegistryHooks = auth.hooks;
-  const gc = createGcServices({ db, meta, blobs, uploads, config, log, metricsRegistry: metrics.registry });
+  const gc = createGcServices({ gcStore: backends.metadata.gc, meta, blobs, uploads, config, log, metricsRegistry: metrics.registry });
   const resolveScope = (id: string) => {
     const repo = auth.repositories.get(id);
     return repo ? { id: repo.id, name: repo.name, owns: (image: string) => auth.repositories.owns(repo, image) } : null;
@@ -237,6 +236,7 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
     startupMessages,
     auth,
     gc,
+    backends,
     async close() {
       clearInterval(purgeTimer);
       for (const a of handlerAborts) a.abort(new Error('server shutting down'));
@@ -244,7 +244,8 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
       // Aborted handlers roll their chunk back (file truncate + no offset change): let them finish first.
       const settled = Promise.allSettled([...inFlight]);
       await Promise.race([settled, new Promise((r) => setTimeout(r, 5000).unref())]);
-      meta.close();
+      auth.close();
+      await backends.close();
     },
   };
 }
@@ -301,10 +302,12 @@ export async function startRegistry(overrides: Record<string, unknown> | Config 
 }
 
 /** Reads a small blob (a signature payload) fully, refusing more than `limit` bytes. */
-async function readSmallBlob(blobs: FsBlobStore, digest: string, limit: number): Promise<Buffer | null> {
+async function readSmallBlob(blobs: BlobStore, digest: string, limit: number): Promise<Buffer | null> {
   const size = await blobs.stat(digest);
   if (size === null || size > limit) return null;
+  const opened = await blobs.open(digest);
+  if (!opened) return null;
   const chunks: Buffer[] = [];
-  for await (const c of blobs.read(digest)) chunks.push(c as Buffer);
+  for await (const c of opened.stream) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }

@@ -3,15 +3,26 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync, existsSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import t from 'tap';
 import { FsBlobStore } from '../src/storage/fs-blob-store.js';
 import { blobStoreContract } from './blob-store-contract.js';
 
-async function freshStore(opts: { syncDirectories?: boolean } = {}): Promise<{ store: FsBlobStore; dir: string; cleanup: () => Promise<void> }> {
+async function freshStore(opts: { syncDirectories?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'nitro-fs-blob-store-'));
   const store = new FsBlobStore(dir, opts);
   await store.init();
-  return { store, dir, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    store,
+    dir,
+    // Replicas sharing a directory: another instance on the same path.
+    replica: async () => {
+      const other = new FsBlobStore(dir, opts);
+      await other.init();
+      return other;
+    },
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 t.test('contract', async (t) => {
@@ -27,10 +38,10 @@ t.test('layout: blobs/<alg>/<first two hex>/<hex>, uploads/<id>', async (t) => {
   t.teardown(cleanup);
   const data = randomBytes(64);
   const hex = createHash('sha256').update(data).digest('hex');
-  await store.createUpload('layout-test-1');
+  const up = await store.startUpload('layout-test-1');
   t.ok(existsSync(join(dir, 'uploads', 'layout-test-1')));
-  await new Promise<void>((resolve, reject) => store.appendUpload('layout-test-1', 0).once('error', reject).end(data, () => resolve()));
-  store.commitUploadSync('layout-test-1', `sha256:${hex}`);
+  await up.append(Readable.from([data]));
+  await up.commit(`sha256:${hex}`);
   t.ok(existsSync(join(dir, 'blobs', 'sha256', hex.slice(0, 2), hex)));
   t.same(readdirSync(join(dir, 'uploads')), []);
 });
@@ -39,13 +50,14 @@ t.test('refuses to map unverified digests and upload ids to paths', async (t) =>
   const { store, cleanup } = await freshStore();
   t.teardown(cleanup);
   for (const bad of ['sha256:../../etc/passwd', 'sha256:' + 'A'.repeat(64), '../x', 'sha256:' + 'a'.repeat(63)]) {
-    t.throws(() => store.read(bad), `read ${bad}`);
-    t.throws(() => store.deleteSync(bad), `deleteSync ${bad}`);
+    await t.rejects(store.open(bad), `open ${bad}`);
+    await t.rejects(store.delete(bad), `delete ${bad}`);
     await t.rejects(store.stat(bad), `stat ${bad}`);
   }
   for (const bad of ['../../escape', 'a/b', 'x', '']) {
-    await t.rejects(store.createUpload(bad), `createUpload ${JSON.stringify(bad)}`);
-    t.throws(() => store.appendUpload(bad, 0), `appendUpload ${JSON.stringify(bad)}`);
+    await t.rejects(store.startUpload(bad), `startUpload ${JSON.stringify(bad)}`);
+    await t.rejects(store.resumeUpload(bad, { size: 0, hash: '' }), `resumeUpload ${JSON.stringify(bad)}`);
+    await t.rejects(store.deleteUpload(bad), `deleteUpload ${JSON.stringify(bad)}`);
   }
 });
 
@@ -58,4 +70,17 @@ t.test('list skips stray files that are not blobs', async (t) => {
   const seen: string[] = [];
   for await (const b of store.list()) seen.push(b.digest);
   t.same(seen, []);
+});
+
+t.test('a session whose hash state cannot be restored is rehashed from its file', async (t) => {
+  const { store, cleanup } = await freshStore();
+  t.teardown(cleanup);
+  const data = randomBytes(100_000);
+  const up = await store.startUpload('rehash-test-1');
+  await up.append(Readable.from([data]));
+  // A state written by an older version (no portable hash state) still resumes.
+  const resumed = await store.resumeUpload('rehash-test-1', { size: data.length, hash: '' });
+  t.equal(resumed.size, data.length);
+  await resumed.commit(`sha256:${createHash('sha256').update(data).digest('hex')}`);
+  t.equal(await store.stat(`sha256:${createHash('sha256').update(data).digest('hex')}`), data.length);
 });

@@ -1,40 +1,87 @@
-/** The SQLite MetadataStore: the metadata contract, plus persistence across reopen. */
+/** The SQLite backend: the metadata, GC and shared-state contracts, plus persistence and migrations. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import t from 'tap';
-import { openDatabase, SqliteMetadataStore } from '../src/metadata/sqlite-store.js';
-import { metadataStoreContract } from './metadata-contract.js';
+import { openSqliteBackend } from '../src/metadata/sqlite/index.js';
+import { LATEST_VERSION, migrate } from '../src/metadata/sqlite/database.js';
+import { metadataStoreContract, addBlob } from './metadata-contract.js';
+import { gcStoreContract } from './gc-store-contract.js';
+import { sharedStateContract } from './shared-state-contract.js';
 
-t.test('contract', async (t) => {
+const fresh = (now?: () => number) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nitro-sqlite-store-'));
+  const backend = openSqliteBackend(dir, now ? { now } : {});
+  return { backend, dir, cleanup: async () => { await backend.close(); rmSync(dir, { recursive: true, force: true }); } };
+};
+
+t.test('metadata contract', async (t) => {
   metadataStoreContract(t, (now) => {
-    const dir = mkdtempSync(join(tmpdir(), 'nitro-sqlite-store-'));
-    const store = new SqliteMetadataStore(openDatabase(join(dir, 'registry.db')), { now });
-    return { store, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    const f = fresh(now);
+    return { store: f.backend.registry, cleanup: f.cleanup };
+  });
+});
+
+t.test('gc store contract', async (t) => {
+  gcStoreContract(t, (now) => {
+    const f = fresh(now);
+    return { store: f.backend.registry, gc: f.backend.gc, cleanup: f.cleanup };
+  });
+});
+
+t.test('shared-state contract', async (t) => {
+  sharedStateContract(t, () => {
+    const f = fresh();
+    return { backend: f.backend, cleanup: f.cleanup };
   });
 });
 
 t.test('everything survives closing and reopening the database file', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'nitro-sqlite-store-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'registry.db');
-  const a = new SqliteMetadataStore(openDatabase(file, { durability: 'full' }));
+  const a = openSqliteBackend(dir, { durability: 'full' });
   const d = `sha256:${'1'.repeat(64)}`;
-  a.addBlobAndLink(d, 42, 'r');
-  a.createUpload('session-1', 'r');
-  a.setUploadOffset('session-1', 99);
+  await addBlob(a.registry, d, 42, 'r');
+  await a.registry.createUpload('session-1', 'r', { size: 0, hash: '' });
+  await a.registry.claimUpload('session-1', 'me', 1000);
+  await a.registry.saveUpload('session-1', 'me', { size: 99, hash: 'h' });
   const body = Buffer.from('{"schemaVersion":2}');
   const md = `sha256:${'2'.repeat(64)}`;
-  a.putManifest(
-    { repository: 'r', digest: md, mediaType: 'application/vnd.oci.image.manifest.v1+json', body, subject: null, artifactType: null, annotations: null, references: [{ digest: d, kind: 'blob' }] },
-    'v1',
-    { allowTagOverwrite: true },
+  await a.registry.putManifest(
+    { repository: 'r', digest: md, mediaType: 'application/vnd.oci.image.manifest.v1+json', body, subject: null, artifactType: null, annotations: null, references: [{ digest: d, kind: 'blob' }], attestation: false },
+    ['v1'],
+    { immutableTags: false },
   );
-  a.close();
-  const b = new SqliteMetadataStore(openDatabase(file));
+  await a.close();
+  const b = openSqliteBackend(dir);
   t.teardown(() => b.close());
-  t.equal(b.getLinkedBlob('r', d)?.size, 42);
-  t.equal(b.getUpload('session-1')?.offset, 99);
-  t.equal(b.resolveTag('r', 'v1'), md);
-  t.ok(Buffer.from(b.getManifest('r', md)!.body).equals(body));
+  t.equal((await b.registry.getLinkedBlob('r', d))?.size, 42);
+  t.equal((await b.registry.getUpload('session-1'))?.offset, 99);
+  t.equal(await b.registry.resolveTag('r', 'v1'), md);
+  t.ok(Buffer.from((await b.registry.getManifest('r', md))!.body).equals(body));
+});
+
+t.test('a database from before versioned migrations upgrades in place and keeps its data', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nitro-sqlite-migrate-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'registry.db');
+  // The first release's tables, without user_version, holding one session and one attestation manifest.
+  const old = new Database(file);
+  old.exec(`
+    CREATE TABLE manifests (repository TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL, size INTEGER NOT NULL,
+      body BLOB NOT NULL, subject TEXT, artifact_type TEXT, annotations TEXT, created_at INTEGER NOT NULL, PRIMARY KEY (repository, digest)) WITHOUT ROWID;
+    CREATE TABLE uploads (id TEXT PRIMARY KEY, repository TEXT NOT NULL, offset INTEGER NOT NULL, started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE repo_blobs (repository TEXT NOT NULL, digest TEXT NOT NULL, linked_at INTEGER NOT NULL, PRIMARY KEY (repository, digest)) WITHOUT ROWID;
+  `);
+  const att = JSON.stringify({ schemaVersion: 2, layers: [{ mediaType: 'application/vnd.in-toto+json', digest: `sha256:${'3'.repeat(64)}`, size: 1 }] });
+  old.prepare('INSERT INTO manifests VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, 1)').run('r', `sha256:${'4'.repeat(64)}`, 'application/vnd.oci.image.manifest.v1+json', att.length, Buffer.from(att));
+  old.prepare('INSERT INTO uploads VALUES (?, ?, ?, 1, 1)').run('old-session-1', 'r', 10);
+  old.close();
+  const b = openSqliteBackend(dir);
+  t.teardown(() => b.close());
+  t.equal(b.db.pragma('user_version', { simple: true }), LATEST_VERSION, 'migrated to the latest version');
+  t.same(migrate(b.db), [], 'nothing left to apply');
+  t.same((await b.registry.getUpload('old-session-1'))?.state, { size: 10, hash: '' }, 'old sessions get a state to resume from');
+  t.equal(b.db.prepare('SELECT attestation FROM manifests').pluck().get(), 1, 'attestation manifests are flagged');
 });

@@ -14,7 +14,7 @@
  *   PUT    /api/repository/{id}/visibility {visibility} DELETE /api/repository/{id}
  */
 import type { Route, RequestContext, Method } from '../http/route.js';
-import type { AccessRequirement, Principal } from './types.js';
+import type { AccessRequirement, Principal } from '../registry/access.js';
 import { readBody, sendJson, sendEmpty } from '../http/respond.js';
 import { RegistryError } from '../oci/errors.js';
 import { AccountError, PROJECT_RE, roleRank, type Accounts, type AccessToken } from './accounts.js';
@@ -62,7 +62,7 @@ export interface AdminRouteDeps {
   readonly repositories: NitroRepositories;
   readonly audit: Audit;
   /** Every image name that holds content (the metadata store's repositories). */
-  readonly imageNames: () => Iterable<string>;
+  readonly imageNames: () => Promise<Iterable<string>>;
 }
 
 export function adminRoutes(d: AdminRouteDeps): Route[] {
@@ -144,7 +144,7 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
   return [
     // --- users ---------------------------------------------------------------------------------------
     route('GET', 'api_users_list', /^\/api\/users\/?$/, admin, async (ctx) => {
-      sendJson(ctx.res, 200, d.accounts.listUsers().map((u) => ({ username: u.username, admin: u.admin, robot: !u.hasPassword })));
+      sendJson(ctx.res, 200, (await d.accounts.listUsers()).map((u) => ({ username: u.username, admin: u.admin, robot: !u.hasPassword })));
     }),
     route('POST', 'api_users_create', /^\/api\/users\/?$/, admin, async (ctx) => {
       notWithJwt(ctx);
@@ -160,7 +160,7 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       notWithJwt(ctx);
       const username = ctx.params.username!;
       if (username === ctx.principal.subject) throw new ApiError(409, 'you cannot delete your own account');
-      if (!d.accounts.deleteUser(username)) throw new ApiError(404, `no user ${username}`);
+      if (!(await d.accounts.deleteUser(username))) throw new ApiError(404, `no user ${username}`);
       changed(ctx, 'user_delete', { target: username });
       sendEmpty(ctx.res, 204);
     }),
@@ -171,7 +171,7 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       const b = await readJson(ctx);
       if (typeof b.password !== 'string') throw new ApiError(400, 'password must be a string');
       await d.accounts.setPassword(username, b.password);
-      d.accounts.revokeRefreshTokens(username);
+      await d.accounts.revokeRefreshTokens(username);
       changed(ctx, 'user_password', { target: username });
       sendEmpty(ctx.res, 204);
     }),
@@ -179,15 +179,15 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
     // --- access tokens -------------------------------------------------------------------------------
     route('GET', 'api_tokens_list', /^\/api\/users\/(?<username>[^/]+)\/tokens\/?$/, anyAccount, async (ctx) => {
       selfOrAdmin(ctx, ctx.params.username!);
-      if (!d.accounts.getUser(ctx.params.username!)) throw new ApiError(404, `no user ${ctx.params.username}`);
-      sendJson(ctx.res, 200, d.accounts.listTokens(ctx.params.username!).map(tokenJson));
+      if (!(await d.accounts.getUser(ctx.params.username!))) throw new ApiError(404, `no user ${ctx.params.username}`);
+      sendJson(ctx.res, 200, (await d.accounts.listTokens(ctx.params.username!)).map(tokenJson));
     }),
     route('POST', 'api_tokens_create', /^\/api\/users\/(?<username>[^/]+)\/tokens\/?$/, anyAccount, async (ctx) => {
       notWithJwt(ctx);
       const username = ctx.params.username!;
       selfOrAdmin(ctx, username);
       const b = await readJson(ctx);
-      const { secret, token } = d.accounts.createToken(username, b.name, b.scopes, b.expires_in);
+      const { secret, token } = await d.accounts.createToken(username, b.name, b.scopes, b.expires_in);
       changed(ctx, 'token_create', { target: username, token: token.name, scopes: tokenJson(token).scopes });
       // The secret is returned this once; only its hash is stored.
       sendJson(ctx.res, 201, { token: secret, ...tokenJson(token) }, { 'Cache-Control': 'no-store' });
@@ -195,7 +195,7 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
     route('DELETE', 'api_tokens_revoke', /^\/api\/users\/(?<username>[^/]+)\/tokens\/(?<name>[^/]+)\/?$/, anyAccount, async (ctx) => {
       const { username, name } = ctx.params as { username: string; name: string };
       selfOrAdmin(ctx, username);
-      if (!d.accounts.revokeToken(username, name)) throw new ApiError(404, `no token ${name} for ${username}`);
+      if (!(await d.accounts.revokeToken(username, name))) throw new ApiError(404, `no token ${name} for ${username}`);
       changed(ctx, 'token_revoke', { target: username, token: name });
       sendEmpty(ctx.res, 204);
     }),
@@ -203,30 +203,30 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
     // --- projects ------------------------------------------------------------------------------------
     route('GET', 'api_members_list', /^\/api\/projects\/(?<project>[^/]+)\/members\/?$/, anyAccount, async (ctx) => {
       const project = ctx.params.project!;
-      if (!ctx.principal.admin && roleRank(d.accounts.roleIn(project, ctx.principal.subject ?? '')) === 0) {
+      if (!ctx.principal.admin && roleRank(await d.accounts.roleIn(project, ctx.principal.subject ?? '')) === 0) {
         forbid(ctx.principal, `only members of ${project} may list its members`);
       }
-      sendJson(ctx.res, 200, d.accounts.members(project));
+      sendJson(ctx.res, 200, await d.accounts.members(project));
     }),
     route('PUT', 'api_members_set', /^\/api\/projects\/(?<project>[^/]+)\/members\/(?<username>[^/]+)\/?$/, anyAccount, async (ctx) => {
       notWithJwt(ctx);
       const { project, username } = ctx.params as { project: string; username: string };
       if (!PROJECT_RE.test(project)) throw new ApiError(400, 'invalid project name');
-      if (!ctx.principal.admin && d.accounts.roleIn(project, ctx.principal.subject ?? '') !== 'admin') {
+      if (!ctx.principal.admin && (await d.accounts.roleIn(project, ctx.principal.subject ?? '')) !== 'admin') {
         forbid(ctx.principal, `only an administrator or an admin of project ${project} may change its members`);
       }
       const b = await readJson(ctx);
-      d.accounts.setMember(project, username, b.role);
+      await d.accounts.setMember(project, username, b.role);
       changed(ctx, 'member_set', { project, target: username, role: b.role });
       sendJson(ctx.res, 200, { project, username, role: b.role });
     }),
     route('DELETE', 'api_members_remove', /^\/api\/projects\/(?<project>[^/]+)\/members\/(?<username>[^/]+)\/?$/, anyAccount, async (ctx) => {
       notWithJwt(ctx);
       const { project, username } = ctx.params as { project: string; username: string };
-      if (!ctx.principal.admin && d.accounts.roleIn(project, ctx.principal.subject ?? '') !== 'admin') {
+      if (!ctx.principal.admin && (await d.accounts.roleIn(project, ctx.principal.subject ?? '')) !== 'admin') {
         forbid(ctx.principal, `only an administrator or an admin of project ${project} may change its members`);
       }
-      if (!d.accounts.removeMember(project, username)) throw new ApiError(404, `${username} is not a member of ${project}`);
+      if (!(await d.accounts.removeMember(project, username))) throw new ApiError(404, `${username} is not a member of ${project}`);
       changed(ctx, 'member_remove', { project, target: username });
       sendEmpty(ctx.res, 204);
     }),
@@ -238,7 +238,7 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
     route('POST', 'api_repository_create', /^\/api\/repository\/?$/, admin, async (ctx) => {
       const b = await readJson(ctx);
       for (const k of Object.keys(b)) if (!['name', 'visibility', 'config', 'id'].includes(k)) throw new ApiError(400, `unknown field "${k}"`);
-      const r = d.repositories.create({
+      const r = await d.repositories.create({
         name: b.name as string,
         ...(b.visibility !== undefined ? { visibility: b.visibility as 'public' | 'private' } : {}),
         config: b.config ?? { type: 'Hosted' },
@@ -255,14 +255,14 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
     }),
     route('PUT', 'api_repository_config', /^\/api\/repository\/(?<id>[^/]+)\/config\/?$/, admin, async (ctx) => {
       const repo = mustRepo(ctx.params.id!);
-      const r = d.repositories.updateConfig(repo.id, await readJson(ctx));
+      const r = await d.repositories.updateConfig(repo.id, await readJson(ctx));
       changed(ctx, 'repository_config', { repository: r.id, config: r.config.push_rules ?? null });
       sendJson(ctx.res, 200, repoJson(r));
     }),
     route('PUT', 'api_repository_visibility', /^\/api\/repository\/(?<id>[^/]+)\/visibility\/?$/, admin, async (ctx) => {
       const repo = mustRepo(ctx.params.id!);
       const b = await readJson(ctx);
-      const r = d.repositories.setVisibility(repo.id, b.visibility as 'public' | 'private');
+      const r = await d.repositories.setVisibility(repo.id, b.visibility as 'public' | 'private');
       changed(ctx, 'repository_visibility', { repository: r.id, visibility: r.visibility });
       sendJson(ctx.res, 200, repoJson(r));
     }),
@@ -270,11 +270,11 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       const repo = mustRepo(ctx.params.id!);
       // Its images would fall back to the default repository — often public, with other push rules. Refuse
       // while it still owns images, unless the caller says so explicitly.
-      const owned = d.repositories.imageNamesOf(repo.id, d.imageNames());
+      const owned = d.repositories.imageNamesOf(repo.id, await d.imageNames());
       if (owned.length > 0 && ctx.url.searchParams.get('force') !== 'true') {
         throw new ApiError(409, `repository ${repo.id} still owns ${owned.length} image name(s) (e.g. ${owned[0]}); their images would fall under the default repository's visibility and rules. Delete them first or add ?force=true`);
       }
-      d.repositories.delete(repo.id);
+      await d.repositories.delete(repo.id);
       changed(ctx, 'repository_delete', { repository: repo.id });
       sendEmpty(ctx.res, 204);
     }),

@@ -8,12 +8,12 @@
  * the secret.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Accounts, AccessToken, User } from './accounts.js';
+import type { Accounts, AccessToken, Role, User } from './accounts.js';
 import { ACCESS_TOKEN_PREFIX } from './accounts.js';
 import type { LoginRateLimiter } from './rate-limit.js';
-import type { SigningKey } from './keys.js';
+import type { KeyRing } from './keys.js';
 import { verifyToken, TokenInvalidError, type TokenClaims, type TokenSettings } from './tokens.js';
-import type { AuthMethod } from './types.js';
+import type { AuthMethod } from '../registry/access.js';
 import { RegistryError } from '../oci/errors.js';
 import type { Audit } from './audit.js';
 
@@ -24,9 +24,13 @@ export interface Identity {
   readonly method: AuthMethod;
   /** Present when a registry JWT was presented: its access claim limits what this request may do. */
   readonly jwt: TokenClaims | null;
+  /** The account's roles per project, as of this request. */
+  readonly roles: ReadonlyMap<string, Role>;
 }
 
-export const ANONYMOUS: Identity = { user: null, token: null, method: 'anonymous', jwt: null };
+const NO_ROLES: ReadonlyMap<string, Role> = new Map();
+
+export const ANONYMOUS: Identity = { user: null, token: null, method: 'anonymous', jwt: null, roles: NO_ROLES };
 
 export type Credentials =
   | { kind: 'none' }
@@ -51,7 +55,7 @@ export function parseAuthorization(header: string | undefined): Credentials {
 export interface AuthenticatorDeps {
   readonly accounts: Accounts;
   readonly limiter: LoginRateLimiter;
-  readonly key: SigningKey;
+  readonly keys: KeyRing;
   readonly tokenSettings: TokenSettings;
   readonly audit: Audit;
 }
@@ -61,55 +65,61 @@ export class Authenticator {
 
   /** Password or access token for `username`. */
   async login(username: string, secret: string, ip: string, challenge: () => Record<string, string>): Promise<Identity> {
-    const wait = this.d.limiter.blockedFor(ip, username);
+    const wait = await this.d.limiter.blockedFor(ip, username);
     if (wait > 0) {
       this.d.audit.event('login_rate_limited', { user: username, ip });
       throw new RegistryError('TOOMANYREQUESTS', `too many failed logins; retry in ${wait} s`, undefined, { 'Retry-After': String(wait) });
     }
     let identity: Identity | null = null;
     if (secret.startsWith(ACCESS_TOKEN_PREFIX)) {
-      const token = this.d.accounts.checkToken(secret, username);
-      const user = token ? this.d.accounts.getUser(token.username) : null;
-      if (token && user) identity = { user, token, method: 'access-token', jwt: null };
+      const token = await this.d.accounts.checkToken(secret, username);
+      const user = token ? await this.d.accounts.getUser(token.username) : null;
+      if (token && user) identity = await this.withRoles({ user, token, method: 'access-token', jwt: null });
     } else {
       const user = await this.d.accounts.checkPassword(username, secret);
-      if (user) identity = { user, token: null, method: 'password', jwt: null };
+      if (user) identity = await this.withRoles({ user, token: null, method: 'password', jwt: null });
     }
     if (!identity) {
-      this.d.limiter.fail(ip, username);
+      await this.d.limiter.fail(ip, username);
       this.d.audit.event('login_failed', { user: username, ip });
       throw new RegistryError('UNAUTHORIZED', 'invalid username or password', undefined, challenge());
     }
-    this.d.limiter.succeed(ip, username);
+    await this.d.limiter.succeed(ip, username);
     return identity;
   }
 
   /** A raw access token (Bearer nrt_…) or a registry JWT. */
   async bearer(token: string, challenge: (error?: string) => Record<string, string>): Promise<Identity> {
     if (token.startsWith(ACCESS_TOKEN_PREFIX)) {
-      const t = this.d.accounts.checkToken(token, null);
-      const user = t ? this.d.accounts.getUser(t.username) : null;
+      const t = await this.d.accounts.checkToken(token, null);
+      const user = t ? await this.d.accounts.getUser(t.username) : null;
       if (!t || !user) throw new RegistryError('UNAUTHORIZED', 'invalid or expired access token', undefined, challenge('invalid_token'));
-      return { user, token: t, method: 'access-token', jwt: null };
+      return this.withRoles({ user, token: t, method: 'access-token', jwt: null });
     }
     let claims: TokenClaims;
     try {
-      claims = await verifyToken(this.d.key, this.d.tokenSettings, token);
+      claims = await verifyToken((kid) => this.d.keys.verificationKey(kid), this.d.tokenSettings, token);
     } catch (e) {
       const reason = e instanceof TokenInvalidError ? e.message : 'token invalid';
       throw new RegistryError('UNAUTHORIZED', reason, undefined, challenge('invalid_token'));
     }
     if (claims.sub === '') return { ...ANONYMOUS, jwt: claims };
-    const user = this.d.accounts.getUser(claims.sub);
+    const user = await this.d.accounts.getUser(claims.sub);
     if (!user) throw new RegistryError('UNAUTHORIZED', 'token subject no longer exists', undefined, challenge('invalid_token'));
     let t: AccessToken | null = null;
     if (claims.tid !== undefined) {
-      t = this.d.accounts.liveToken(claims.tid);
+      t = await this.d.accounts.liveToken(claims.tid);
       if (!t || t.username !== user.username) {
         throw new RegistryError('UNAUTHORIZED', 'the access token this token was issued for is revoked or expired', undefined, challenge('invalid_token'));
       }
     }
-    return { user, token: t, method: claims.auth_method === 'anonymous' ? 'anonymous' : claims.auth_method, jwt: claims };
+    return this.withRoles({ user, token: t, method: claims.auth_method === 'anonymous' ? 'anonymous' : claims.auth_method, jwt: claims });
+  }
+
+  /** The account's project roles, read once per request (policy.ts decides on them synchronously). */
+  async withRoles(identity: Omit<Identity, 'roles'>): Promise<Identity> {
+    const roles = identity.user ? await this.d.accounts.memberships(identity.user.username) : NO_ROLES;
+    return { ...identity, roles };
   }
 
   async fromRequest(req: IncomingMessage, ip: string, challenge: (error?: string) => Record<string, string>): Promise<Identity> {

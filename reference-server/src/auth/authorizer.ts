@@ -11,8 +11,8 @@
  * → 403 DENIED with the reason.
  */
 import type { IncomingMessage } from 'node:http';
-import type { AccessRequirement, Authorizer, Principal, RepositoryAction } from './types.js';
-import type { Identity, Authenticator } from './authenticate.js';
+import type { AccessRequirement, Authorizer, Principal, RepositoryAction } from '../registry/access.js';
+import { ANONYMOUS, type Identity, type Authenticator } from './authenticate.js';
 import type { Policy } from './policy.js';
 import type { NitroRepositories } from '../repositories/store.js';
 import type { Audit } from './audit.js';
@@ -39,7 +39,7 @@ export class AuthPrincipal implements Principal {
 
   /** What the account (and its access token) may do; the catalog filters with it. */
   can(name: string, action: RepositoryAction): boolean {
-    return this.policy.can(this.identity.user, this.identity.token, name, action);
+    return this.policy.can(this.identity, name, action);
   }
 
   grants(name: string, action: RepositoryAction): boolean {
@@ -47,7 +47,7 @@ export class AuthPrincipal implements Principal {
   }
 
   denial(name: string, action: RepositoryAction): string | null {
-    return this.policy.denial(this.identity.user, this.identity.token, name, action);
+    return this.policy.denial(this.identity, name, action);
   }
 }
 
@@ -90,7 +90,7 @@ export function createTokenAuthorizer(d: TokenAuthorizerDeps): Authorizer & { pr
   return {
     principalFor,
     async authorize(req, need: AccessRequirement): Promise<Principal> {
-      if (need.kind === 'public') return principalFor({ user: null, token: null, method: 'anonymous', jwt: null });
+      if (need.kind === 'public') return principalFor(ANONYMOUS);
 
       const scopeOf = (n: AccessRequirement): string | undefined =>
         n.kind === 'repository' ? `repository:${n.name}:${n.actions.join(',')}` : n.kind === 'catalog' ? 'registry:catalog:*' : undefined;

@@ -1,6 +1,7 @@
 /**
- * Account administration from the command line, on the data directory directly (the server may be
- * running: the database is in WAL mode and every change is one transaction).
+ * Account administration from the command line, on the registry's database directly (the server may be
+ * running: every change is one transaction; on PostgreSQL every replica sees it at once). The database is
+ * the one the server's config names (--config / NITRO_REGISTRY_DATABASE_URL), else SQLite under --data.
  *
  *   nitro-registry user add NAME [--admin] [--robot] [--password-stdin] [--data DIR]
  *   nitro-registry user passwd NAME [--password-stdin] [--data DIR]
@@ -14,9 +15,11 @@
  * other users could read them in the process list. A created token is printed once on stdout.
  */
 import { parseArgs } from 'node:util';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { openDatabase } from '../metadata/sqlite-store.js';
+import { loadConfig } from '../config.js';
+import { openMetadata } from '../compose.js';
+import { SQLITE_FILE } from '../metadata/sqlite/index.js';
 import { Accounts, AccountError } from './accounts.js';
 
 export interface CliIo {
@@ -29,19 +32,24 @@ export interface CliIo {
 const defaultIo = (): CliIo => ({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
 
 export const USER_USAGE = `Usage:
-  nitro-registry user add NAME [--admin] [--robot] [--password-stdin] [--data DIR]
-  nitro-registry user passwd NAME [--password-stdin] [--data DIR]
-  nitro-registry user rm NAME [--data DIR]
-  nitro-registry user list [--data DIR]
+  nitro-registry user add NAME [--admin] [--robot] [--password-stdin] [--config FILE] [--data DIR]
+  nitro-registry user passwd NAME [--password-stdin] [--config FILE] [--data DIR]
+  nitro-registry user rm NAME [--config FILE] [--data DIR]
+  nitro-registry user list [--config FILE] [--data DIR]
 Passwords come from stdin (--password-stdin) or an echo-free prompt, never from the command line.
---data defaults to $NITRO_REGISTRY_DATA or ./data.
+The database is the server's: --config FILE (or NITRO_REGISTRY_CONFIG) and NITRO_REGISTRY_DATABASE_URL,
+else SQLite under --data (default $NITRO_REGISTRY_DATA or ./data).
+Exit codes: 0 done, 1 refused (no such user, already exists...), 2 usage or configuration error.
 `;
 
 export const TOKEN_USAGE = `Usage:
-  nitro-registry token create USER NAME [--scope repository:NAME:ACTIONS]... [--expires-in SECONDS] [--data DIR]
-  nitro-registry token revoke USER NAME [--data DIR]
-  nitro-registry token list USER [--data DIR]
+  nitro-registry token create USER NAME [--scope repository:NAME:ACTIONS]... [--expires-in SECONDS] [--config FILE] [--data DIR]
+  nitro-registry token revoke USER NAME [--config FILE] [--data DIR]
+  nitro-registry token list USER [--config FILE] [--data DIR]
 The token is printed once on stdout; only its hash is stored.
+The database is the server's: --config FILE (or NITRO_REGISTRY_CONFIG) and NITRO_REGISTRY_DATABASE_URL,
+else SQLite under --data (default $NITRO_REGISTRY_DATA or ./data).
+Exit codes: 0 done, 1 refused (no such user or token, name taken...), 2 usage or configuration error.
 `;
 
 class UsageError extends Error {}
@@ -95,12 +103,13 @@ async function readPassword(io: CliIo, fromStdin: boolean): Promise<string> {
   return a;
 }
 
-function openAccounts(data: string | undefined, io: CliIo): { accounts: Accounts; close: () => void } {
-  const dir = resolve(data ?? io.env.NITRO_REGISTRY_DATA ?? './data');
-  const file = join(dir, 'registry.db');
-  if (!existsSync(dir)) throw new UsageError(`data directory ${dir} does not exist (start the server once, or pass --data)`);
-  const db = openDatabase(file);
-  return { accounts: new Accounts(db), close: () => db.close() };
+async function openAccounts(values: { data?: string | undefined; config?: string | undefined }, io: CliIo): Promise<{ accounts: Accounts; close: () => Promise<void> }> {
+  const config = loadConfig({ file: values.config, env: io.env, flags: { data: values.data, log_level: 'silent' } });
+  if (!config.database.url && !existsSync(join(config.dataDir, SQLITE_FILE))) {
+    throw new UsageError(`${config.dataDir} holds no registry database (start the server once, or pass --data / --config)`);
+  }
+  const backend = await openMetadata(config);
+  return { accounts: new Accounts(backend.accounts), close: () => backend.close() };
 }
 
 async function run(io: CliIo, usage: string, fn: () => Promise<number>): Promise<number> {
@@ -125,6 +134,7 @@ export async function userCommand(argv: string[], io: CliIo = defaultIo()): Prom
       strict: true,
       options: {
         data: { type: 'string' },
+        config: { type: 'string' },
         admin: { type: 'boolean' },
         robot: { type: 'boolean' },
         'password-stdin': { type: 'boolean' },
@@ -138,31 +148,31 @@ export async function userCommand(argv: string[], io: CliIo = defaultIo()): Prom
     const [sub, name, ...rest] = positionals;
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]} (passwords are never taken from the command line)`);
     if (sub === 'list') {
-      const { accounts, close } = openAccounts(values.data, io);
+      const { accounts, close } = await openAccounts(values, io);
       try {
-        for (const u of accounts.listUsers()) io.stdout.write(`${u.username}${u.admin ? '\tadmin' : ''}${u.hasPassword ? '' : '\trobot'}\n`);
+        for (const u of await accounts.listUsers()) io.stdout.write(`${u.username}${u.admin ? '\tadmin' : ''}${u.hasPassword ? '' : '\trobot'}\n`);
       } finally {
-        close();
+        await close();
       }
       return 0;
     }
     if (!name || !['add', 'passwd', 'rm'].includes(sub ?? '')) throw new UsageError('expected: user add|passwd|rm NAME, or user list');
     const password = sub === 'rm' || (sub === 'add' && values.robot) ? null : await readPassword(io, Boolean(values['password-stdin']));
-    const { accounts, close } = openAccounts(values.data, io);
+    const { accounts, close } = await openAccounts(values, io);
     try {
       if (sub === 'add') {
         await accounts.createUser(name, password, Boolean(values.admin));
         io.stderr.write(`created ${values.robot ? 'robot account' : 'user'} ${name}${values.admin ? ' (administrator)' : ''}\n`);
       } else if (sub === 'passwd') {
         await accounts.setPassword(name, password!);
-        accounts.revokeRefreshTokens(name);
+        await accounts.revokeRefreshTokens(name);
         io.stderr.write(`password of ${name} changed; its refresh tokens are revoked\n`);
       } else {
-        if (!accounts.deleteUser(name)) throw new AccountError(`no user ${name}`, 'not_found');
+        if (!(await accounts.deleteUser(name))) throw new AccountError(`no user ${name}`, 'not_found');
         io.stderr.write(`removed ${name} and its tokens and memberships\n`);
       }
     } finally {
-      close();
+      await close();
     }
     return 0;
   });
@@ -176,6 +186,7 @@ export async function tokenCommand(argv: string[], io: CliIo = defaultIo()): Pro
       strict: true,
       options: {
         data: { type: 'string' },
+        config: { type: 'string' },
         scope: { type: 'string', multiple: true },
         'expires-in': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -190,7 +201,7 @@ export async function tokenCommand(argv: string[], io: CliIo = defaultIo()): Pro
     if (!user || (sub !== 'list' && !name) || !['create', 'revoke', 'list'].includes(sub ?? '')) {
       throw new UsageError('expected: token create|revoke USER NAME, or token list USER');
     }
-    const { accounts, close } = openAccounts(values.data, io);
+    const { accounts, close } = await openAccounts(values, io);
     try {
       if (sub === 'create') {
         let expires: number | undefined;
@@ -198,7 +209,7 @@ export async function tokenCommand(argv: string[], io: CliIo = defaultIo()): Pro
           if (!/^\d+$/.test(values['expires-in'])) throw new UsageError('--expires-in takes a number of seconds');
           expires = Number(values['expires-in']);
         }
-        const { secret, token } = accounts.createToken(user, name, values.scope ?? null, expires);
+        const { secret, token } = await accounts.createToken(user, name, values.scope ?? null, expires);
         io.stdout.write(`${secret}\n`);
         io.stderr.write(
           `created token ${token.name} for ${user}` +
@@ -206,16 +217,16 @@ export async function tokenCommand(argv: string[], io: CliIo = defaultIo()): Pro
             `${token.expiresAt ? `, expires ${new Date(token.expiresAt).toISOString()}` : ''}; it is shown only this once\n`,
         );
       } else if (sub === 'revoke') {
-        if (!accounts.revokeToken(user, name!)) throw new AccountError(`no token ${name} for ${user}`, 'not_found');
+        if (!(await accounts.revokeToken(user, name!))) throw new AccountError(`no token ${name} for ${user}`, 'not_found');
         io.stderr.write(`revoked token ${name} of ${user}\n`);
       } else {
-        for (const t of accounts.listTokens(user)) {
+        for (const t of await accounts.listTokens(user)) {
           const scopes = t.scopes ? t.scopes.map((s) => `${s.type}:${s.name}:${s.actions.join(',')}`).join(' ') : '(all of the account)';
           io.stdout.write(`${t.name}\t${scopes}\t${t.expiresAt ? new Date(t.expiresAt).toISOString() : 'never expires'}\n`);
         }
       }
     } finally {
-      close();
+      await close();
     }
     return 0;
   });

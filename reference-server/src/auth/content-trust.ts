@@ -107,7 +107,7 @@ export class ContentTrust {
 
   /** Resolves when `name@digest` may be served from `repo`; throws DENIED otherwise. */
   async check(repo: NitroRepository, name: string, digest: string): Promise<void> {
-    const manifest = this.meta.getManifest(name, digest);
+    const manifest = await this.meta.getManifest(name, digest);
     if (!manifest || isSignatureManifest(manifest)) return;
     const childKey = `${repo.id}|${this.repoVersion()}|${name}@${digest}`;
     const until = this.trustedChildren.get(childKey);
@@ -124,7 +124,7 @@ export class ContentTrust {
     if (keys.length === 0) denied(`repository ${repo.id} trusts no public keys (set config.content_trust.public_keys)`);
     if (!this.readSmallBlob) denied('signature payloads cannot be read by this server');
 
-    const candidates = this.signatureManifests(name, digest);
+    const candidates = await this.signatureManifests(name, digest);
     let checked = 0;
     for (const sig of candidates) {
       for (const layer of layersOf(parseJson(sig.body)).slice(0, MAX_LAYERS)) {
@@ -146,16 +146,16 @@ export class ContentTrust {
     );
   }
 
-  private signatureManifests(name: string, digest: string): ManifestRecord[] {
+  private async signatureManifests(name: string, digest: string): Promise<ManifestRecord[]> {
     const out: ManifestRecord[] = [];
-    for (const r of this.meta.referrers(name, digest).slice(0, MAX_CANDIDATES)) {
-      const m = this.meta.getManifest(name, r.digest);
+    for (const r of (await this.meta.referrers(name, digest)).slice(0, MAX_CANDIDATES)) {
+      const m = await this.meta.getManifest(name, r.digest);
       if (m) out.push(m);
     }
     const [alg, hex] = digest.split(':');
-    const tagged = this.meta.resolveTag(name, `${alg}-${hex}.sig`);
+    const tagged = await this.meta.resolveTag(name, `${alg}-${hex}.sig`);
     if (tagged && !out.some((m) => m.digest === tagged)) {
-      const m = this.meta.getManifest(name, tagged);
+      const m = await this.meta.getManifest(name, tagged);
       if (m) out.push(m);
     }
     return out;

@@ -11,24 +11,29 @@
  *
  * `denial()` explains a refusal in words a user can act on (returned in the 403 body).
  */
-import type { Accounts, AccessToken, Role, User } from './accounts.js';
+import type { AccessToken, Role, User } from './accounts.js';
 import { roleRank } from './accounts.js';
 import type { NitroRepositories } from '../repositories/store.js';
-import type { RepositoryAction } from './types.js';
+import type { RepositoryAction } from '../registry/access.js';
 import { patternCovers } from './scopes.js';
 
 export const projectOf = (imageName: string): string => imageName.split('/')[0]!;
 
 const ROLE_NEEDED: Record<RepositoryAction, Role> = { pull: 'read', push: 'write', delete: 'write' };
 
+/** Who is asking, as the policy needs it: the account, the access token used, the account's project roles. */
+export interface Subject {
+  readonly user: User | null;
+  readonly token: AccessToken | null;
+  readonly roles: ReadonlyMap<string, Role>;
+}
+
 export class Policy {
-  constructor(
-    private readonly accounts: Accounts,
-    private readonly repositories: NitroRepositories,
-  ) {}
+  constructor(private readonly repositories: NitroRepositories) {}
 
   /** null when allowed, else the reason. */
-  denial(user: User | null, token: AccessToken | null, name: string, action: RepositoryAction): string | null {
+  denial(who: Subject, name: string, action: RepositoryAction): string | null {
+    const { user, token } = who;
     const repo = this.repositories.forImage(name);
     if (user === null) {
       if (action === 'pull' && repo.visibility === 'public') return null;
@@ -42,7 +47,7 @@ export class Policy {
     if (action === 'pull' && repo.visibility === 'public') return null;
     if (!this.repositories.rules(repo).must_be_project_member) return null;
     const project = projectOf(name);
-    const role = this.accounts.roleIn(project, user.username);
+    const role = who.roles.get(project) ?? null;
     const needed = ROLE_NEEDED[action];
     if (roleRank(role) >= roleRank(needed)) return null;
     return `push rule must_be_project_member: ${action} on ${name} needs the ${needed} role in project ${project}, and ${user.username} ${
@@ -50,7 +55,7 @@ export class Policy {
     }`;
   }
 
-  can(user: User | null, token: AccessToken | null, name: string, action: RepositoryAction): boolean {
-    return this.denial(user, token, name, action) === null;
+  can(who: Subject, name: string, action: RepositoryAction): boolean {
+    return this.denial(who, name, action) === null;
   }
 }

@@ -1,9 +1,9 @@
 /**
  * The four push rules of a Nitro repository, enforced through the core's RegistryHooks:
  *
- *   allow_tag_overwrite=false      → the core refuses (409 TAG_IMMUTABLE) moving a tag, atomically in the
- *                                    metadata transaction; same-digest re-push passes; tag delete refused.
- *                                    Referrer fallback tags (sha256-<hex>, sha256-<hex>.sig …) stay writable.
+ *   allow_tag_overwrite=false      → WriteRules.immutableTags: the metadata store refuses (409 TAG_IMMUTABLE)
+ *                                    moving a tag, atomically in its transaction (registry/immutability.ts
+ *                                    decides what counts as a move and which deletes are refused).
  *   must_be_project_member=true    → push/delete need the write role in the project (403 DENIED)
  *   must_use_auth_token_for_push   → a push authenticated by password (Basic, or a JWT obtained with a
  *                                    password) is refused (403 DENIED), an access token is required
@@ -12,16 +12,13 @@
  * Rules are read on every call, so a change through the API applies to the next request.
  */
 import type { RegistryHooks } from '../registry/hooks.js';
-import type { Principal, RepositoryAction } from './types.js';
+import type { WriteRules } from '../registry/immutability.js';
+import type { Principal, RepositoryAction } from '../registry/access.js';
 import type { NitroRepositories, NitroRepository } from '../repositories/store.js';
 import { RegistryError } from '../oci/errors.js';
 import type { Audit } from './audit.js';
 import type { ContentTrust } from './content-trust.js';
 import { AuthPrincipal } from './authorizer.js';
-
-/** Tags the referrers fallback scheme (and cosign) write: `<alg>-<hex>` optionally followed by `.suffix`. */
-const FALLBACK_TAG_RE = /^(sha256-[a-f0-9]{64}|sha512-[a-f0-9]{128})(\.[A-Za-z0-9_-]+)*$/;
-export const isReferrerFallbackTag = (tag: string): boolean => FALLBACK_TAG_RE.test(tag);
 
 export function createPushRuleHooks(d: { repositories: NitroRepositories; contentTrust: ContentTrust; audit: Audit }): RegistryHooks {
   const who = (p: Principal) => ({ user: p.subject, method: p.method });
@@ -51,23 +48,23 @@ export function createPushRuleHooks(d: { repositories: NitroRepositories; conten
     }
   };
 
+  const writeRules = (repo: NitroRepository): WriteRules => ({ immutableTags: !d.repositories.rules(repo).allow_tag_overwrite });
+
   return {
     async beforeBlobPush({ name, principal }) {
       checkWriter(principal, name, 'push', d.repositories.forImage(name));
     },
-    async beforeManifestPut({ name, tag, digest, principal }) {
+    async beforeManifestPut({ name, tags, digest, principal }) {
       const repo = d.repositories.forImage(name);
       checkWriter(principal, name, 'push', repo);
-      const allowTagOverwrite = d.repositories.rules(repo).allow_tag_overwrite || tag === null || isReferrerFallbackTag(tag);
-      d.audit.event('push', { ...who(principal), repository: repo.id, name, tag, digest });
-      return { allowTagOverwrite };
+      d.audit.event('push', { ...who(principal), repository: repo.id, name, tag: tags.length === 1 ? tags[0] : tags.length === 0 ? null : tags, digest });
+      return writeRules(repo);
     },
     async beforeDelete({ name, tag, digest, principal }) {
       const repo = d.repositories.forImage(name);
       checkWriter(principal, name, 'delete', repo);
-      const allowTagOverwrite = d.repositories.rules(repo).allow_tag_overwrite || (tag !== null && isReferrerFallbackTag(tag));
       d.audit.event('delete', { ...who(principal), repository: repo.id, name, tag, digest });
-      return { allowTagOverwrite };
+      return writeRules(repo);
     },
     async beforeManifestServe({ name, digest }) {
       const repo = d.repositories.forImage(name);

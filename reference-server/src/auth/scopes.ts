@@ -8,7 +8,7 @@
  * (everything under a prefix) or be `*` (every name).
  */
 import { isValidName } from '../oci/names.js';
-import type { RepositoryAction } from './types.js';
+import type { RepositoryAction } from '../registry/access.js';
 
 export const ACTIONS: readonly RepositoryAction[] = ['pull', 'push', 'delete'];
 

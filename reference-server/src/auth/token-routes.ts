@@ -18,7 +18,7 @@ import type { Authenticator, Identity } from './authenticate.js';
 import { ANONYMOUS, parseAuthorization } from './authenticate.js';
 import type { Policy } from './policy.js';
 import type { AuthConfig } from './config.js';
-import type { SigningKey } from './keys.js';
+import type { KeyRing } from './keys.js';
 import { issueToken, type TokenSettings } from './tokens.js';
 import { requestedScopes, type AccessClaim, type Scope } from './scopes.js';
 import type { Audit } from './audit.js';
@@ -34,7 +34,7 @@ export interface TokenRouteDeps {
   readonly accounts: Accounts;
   readonly authenticator: Authenticator;
   readonly policy: Policy;
-  readonly key: SigningKey;
+  readonly keys: KeyRing;
   readonly tokenSettings: TokenSettings;
   readonly audit: Audit;
 }
@@ -52,7 +52,7 @@ export function tokenRoutes(d: TokenRouteDeps): Route[] {
         if (identity.user) out.push({ type: 'registry', name: 'catalog', actions: ['*'] });
         continue;
       }
-      const actions = s.actions.filter((a) => d.policy.can(identity.user, identity.token, s.name, a));
+      const actions = s.actions.filter((a) => d.policy.can(identity, s.name, a));
       if (actions.length === 0) continue;
       const existing = out.find((c) => c.type === 'repository' && c.name === s.name);
       if (existing) existing.actions = [...new Set([...existing.actions, ...actions])];
@@ -63,7 +63,7 @@ export function tokenRoutes(d: TokenRouteDeps): Route[] {
 
   const respond = async (ctx: RequestContext, identity: Identity, scopes: Scope[], offline: boolean): Promise<void> => {
     const access = grant(identity, scopes);
-    const issued = await issueToken(d.key, d.tokenSettings, {
+    const issued = await issueToken(d.keys.signingKey(), d.tokenSettings, {
       sub: identity.user?.username ?? '',
       auth_method: identity.method,
       ...(identity.token ? { tid: identity.token.id } : {}),
@@ -71,7 +71,7 @@ export function tokenRoutes(d: TokenRouteDeps): Route[] {
     });
     let refresh: string | undefined;
     if (offline && identity.user) {
-      refresh = d.accounts.createRefreshToken({
+      refresh = await d.accounts.createRefreshToken({
         username: identity.user.username,
         method: identity.method === 'access-token' ? 'access-token' : 'password',
         tokenId: identity.token?.id ?? null,
@@ -166,14 +166,14 @@ export function tokenRoutes(d: TokenRouteDeps): Route[] {
     }
     if (grantType === 'refresh_token') {
       const secret = form.get('refresh_token') ?? '';
-      const rec = d.accounts.checkRefreshToken(secret);
-      const user = rec ? d.accounts.getUser(rec.username) : null;
-      const token = rec?.tokenId != null ? d.accounts.liveToken(rec.tokenId) : null;
+      const rec = await d.accounts.checkRefreshToken(secret);
+      const user = rec ? await d.accounts.getUser(rec.username) : null;
+      const token = rec?.tokenId != null ? await d.accounts.liveToken(rec.tokenId) : null;
       if (!rec || !user || (rec.tokenId !== null && !token)) {
         d.audit.event('login_failed', { method: 'refresh_token', ip: ip(ctx.req) });
         throw new RegistryError('UNAUTHORIZED', 'invalid or expired refresh token', undefined, challenge(ctx.req));
       }
-      return respond(ctx, { user, token, method: rec.method, jwt: null }, scopes, false);
+      return respond(ctx, await d.authenticator.withRoles({ user, token, method: rec.method, jwt: null }), scopes, false);
     }
     return badRequest(ctx, 'unsupported_grant_type', 'grant_type must be password or refresh_token');
   };
@@ -193,7 +193,7 @@ export function tokenRoutes(d: TokenRouteDeps): Route[] {
       pattern,
       access: () => ({ kind: 'public' }),
       async handle(ctx) {
-        sendJson(ctx.res, 200, { keys: [d.key.jwk] }, { 'Cache-Control': 'max-age=300' });
+        sendJson(ctx.res, 200, { keys: d.keys.jwks() }, { 'Cache-Control': 'max-age=300' });
       },
     }),
   );

@@ -3,8 +3,9 @@
  * is, how it authenticated (`auth_method`, for must_use_auth_token_for_push), the access-token id it came
  * from (`tid`, so a revoked token's JWTs stop working at once) and the granted `access` claim.
  *
- * Verification pins the algorithm to the key's own (no `none`, no HS256-with-the-public-key), requires
- * the kid to be ours, and checks iss, aud (= service), exp and nbf with a small leeway.
+ * Verification looks the key up by kid (one of ours: the active key or an older one not yet retired), pins
+ * the algorithm to that key's own (no `none`, no HS256-with-the-public-key), and checks iss, aud
+ * (= service), exp and nbf with a small leeway.
  */
 import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, decodeProtectedHeader, errors as joseErrors } from 'jose';
@@ -66,15 +67,21 @@ const isAccessList = (v: unknown): v is AccessClaim[] =>
   );
 
 /** Verifies a token; throws TokenInvalidError with a reason that is safe to return to the client. */
-export async function verifyToken(key: SigningKey, s: TokenSettings, token: string, now = Date.now()): Promise<TokenClaims> {
+export async function verifyToken(
+  keyFor: (kid: string) => Promise<SigningKey | null>,
+  s: TokenSettings,
+  token: string,
+  now = Date.now(),
+): Promise<TokenClaims> {
   let header;
   try {
     header = decodeProtectedHeader(token);
   } catch {
     throw new TokenInvalidError('malformed token');
   }
+  const key = typeof header.kid === 'string' ? await keyFor(header.kid) : null;
+  if (!key) throw new TokenInvalidError('token signed by an unknown key');
   if (header.alg !== key.alg) throw new TokenInvalidError('token algorithm not accepted');
-  if (header.kid !== key.kid) throw new TokenInvalidError('token signed by an unknown key');
   let payload;
   try {
     ({ payload } = await jwtVerify(token, key.publicKey, {

@@ -1,16 +1,15 @@
 /**
  * Garbage collection and repository stats. Wiring for server.ts (one call):
  *
- *   const gcServices = createGcServices({ db, meta, blobs, uploads, config, log, metricsRegistry: metrics.registry });
+ *   const gcServices = createGcServices({ gcStore, meta, blobs, uploads, config, log, metricsRegistry: metrics.registry });
  *   extraRoutes.push(...gcServices.routes(resolveScope));   // resolveScope: repositories module, id → scope
  *   ... on close: await gcServices.close();
  */
-import type Database from 'better-sqlite3';
 import type { Registry as PromRegistry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { MetadataStore } from '../metadata/store.js';
-import { SqliteGcMetadata } from '../metadata/sqlite-gc-store.js';
+import type { GcStore } from '../metadata/gc-store.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { UploadService } from '../registry/uploads.js';
 import type { Route } from '../http/route.js';
@@ -30,7 +29,7 @@ export { parseGcConfig, resolvePolicy, type GcConfig, type GcPolicy } from './po
 export { WHOLE_REGISTRY, prefixScope, nameAsIdResolver, type RepositoryScope, type ScopeResolver } from './scope.js';
 
 export interface GcServiceDeps {
-  readonly db: Database.Database;
+  readonly gcStore: GcStore;
   readonly meta: MetadataStore;
   readonly blobs: BlobStore;
   readonly uploads?: UploadService;
@@ -51,10 +50,9 @@ export interface GcServices {
 
 export function createGcServices(d: GcServiceDeps): GcServices {
   const config = parseGcConfig(d.config.gc);
-  const gcMeta = new SqliteGcMetadata(d.db);
   const uploads = d.uploads;
   const gc = new GarbageCollector({
-    gcMeta,
+    gcStore: d.gcStore,
     meta: d.meta,
     blobs: d.blobs,
     ...(uploads ? { purgeUploads: (cutoff: number) => uploads.purgeStale(cutoff) } : {}),
@@ -64,7 +62,7 @@ export function createGcServices(d: GcServiceDeps): GcServices {
     ...(d.metricsRegistry ? { metrics: createGcMetrics(d.metricsRegistry) } : {}),
     ...(d.now ? { now: d.now } : {}),
   });
-  const stats = new StatsService(gcMeta);
+  const stats = new StatsService(d.gcStore);
   const schedule: GcSchedule | null =
     d.schedule !== false && config.scheduleSeconds !== null ? startGcSchedule(gc, config.scheduleSeconds, d.log) : null;
   return {

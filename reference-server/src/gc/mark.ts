@@ -7,7 +7,7 @@
  * may be pushed before its subject). From a kept manifest: its index children, its config and layers,
  * and every manifest whose subject it is — a referrer lives exactly as long as its subject.
  */
-import type { GcManifestRow, GcManifestState, GcRefRow } from '../metadata/store.js';
+import type { GcBlobState, GcLinkState, GcManifestRow, GcManifestState, GcRefRow } from '../metadata/gc-store.js';
 
 export interface Cutoffs {
   /** Anything uploaded, linked or referenced after this instant (ms) is never swept. */
@@ -21,12 +21,16 @@ export interface MarkResult {
   readonly keptBlobs: ReadonlySet<string>;
   /** Unmarked manifests, ordered so that index parents and subjects come before what they keep. */
   readonly garbageManifests: readonly string[];
+  /** Manifests kept only because they are younger than the policy's age (GC report: skipped as too new). */
+  readonly tooNewManifests: readonly string[];
 }
 
-function isRoot(m: GcManifestRow, present: ReadonlySet<string>, cut: Cutoffs): boolean {
-  if (m.tagged) return true;
-  if (m.subject !== null) return present.has(m.subject) ? false : m.createdAt > cut.grace;
-  return cut.untagged === null || m.createdAt > cut.untagged;
+/** Why a manifest is a root of the mark: tagged/kept by policy, kept only for its age, or not a root. */
+function rootReason(m: GcManifestRow, present: ReadonlySet<string>, cut: Cutoffs): 'kept' | 'too-new' | null {
+  if (m.tagged) return 'kept';
+  if (m.subject !== null) return present.has(m.subject) ? null : m.createdAt > cut.grace ? 'too-new' : null;
+  if (cut.untagged === null) return 'kept';
+  return m.createdAt > cut.untagged ? 'too-new' : null;
 }
 
 export function mark(manifests: readonly GcManifestRow[], refs: readonly GcRefRow[], cut: Cutoffs): MarkResult {
@@ -48,7 +52,9 @@ export function mark(manifests: readonly GcManifestRow[], refs: readonly GcRefRo
   }
 
   const kept = new Set<string>();
-  const stack = manifests.filter((m) => isRoot(m, present, cut)).map((m) => m.digest);
+  const reasons = new Map(manifests.map((m) => [m.digest, rootReason(m, present, cut)] as const));
+  const stack = manifests.filter((m) => reasons.get(m.digest) !== null).map((m) => m.digest);
+  const tooNewManifests = manifests.filter((m) => reasons.get(m.digest) === 'too-new').map((m) => m.digest);
   while (stack.length > 0) {
     const d = stack.pop()!;
     if (kept.has(d) || !present.has(d)) continue;
@@ -78,7 +84,7 @@ export function mark(manifests: readonly GcManifestRow[], refs: readonly GcRefRo
     .filter((m) => !kept.has(m.digest))
     .map((m) => m.digest)
     .sort((a, b) => depthOf(a, new Set()) - depthOf(b, new Set()));
-  return { keptManifests: kept, keptBlobs, garbageManifests };
+  return { keptManifests: kept, keptBlobs, garbageManifests, tooNewManifests };
 }
 
 /**
@@ -92,6 +98,17 @@ export function mayDeleteManifest(s: GcManifestState, cut: Cutoffs): boolean {
   return cut.untagged !== null && s.createdAt <= cut.untagged;
 }
 
+/** Why GC keeps a link or blob: still used, or only because it is younger than the grace period. */
+export type KeepReason = 'used' | 'too-new' | null;
+
 /** A blob link may go when no manifest in its repository references it and it is older than the grace period. */
-export const mayDeleteLink = (s: { linkedAt: number; lastReferencedAt: number | null; referenced: boolean }, cut: Cutoffs): boolean =>
-  !s.referenced && Math.max(s.linkedAt, s.lastReferencedAt ?? 0) <= cut.grace;
+export function linkVerdict(s: GcLinkState, cut: Cutoffs): KeepReason {
+  if (s.referenced) return 'used';
+  return Math.max(s.linkedAt, s.lastReferencedAt ?? 0) <= cut.grace ? null : 'too-new';
+}
+
+/** A blob may go when nothing links or references it anywhere and it is older than the grace period. */
+export function blobVerdict(s: GcBlobState, cut: Cutoffs): KeepReason {
+  if (s.links > 0 || s.references > 0) return 'used';
+  return s.createdAt <= cut.grace ? null : 'too-new';
+}

@@ -100,7 +100,7 @@ export function gcRoutes(deps: GcRouteDeps): Route[] {
       access: (p) => ({ kind: 'repository-admin-read', repositoryId: p.id ?? '' }),
       handle: (ctx) =>
         guarded(ctx, async () => {
-          sendJson(ctx.res, 200, deps.stats.stats(scopeOf(ctx)));
+          sendJson(ctx.res, 200, await deps.stats.stats(scopeOf(ctx)));
         }),
     },
   ];

@@ -1,5 +1,5 @@
 /** Repository stats from the metadata store alone (a few indexed queries; no disk scan). */
-import type { GcMetadata } from '../metadata/store.js';
+import type { GcStore } from '../metadata/gc-store.js';
 import { WHOLE_REGISTRY, type RepositoryScope } from './scope.js';
 
 export interface RepositoryStats {
@@ -22,11 +22,12 @@ export interface RepositoryStats {
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export class StatsService {
-  constructor(private readonly gcMeta: GcMetadata) {}
+  constructor(private readonly gcMeta: GcStore) {}
 
-  stats(scope: RepositoryScope): RepositoryStats {
-    const names = this.gcMeta.imageNames().filter((n) => scope.owns(n));
-    const u = this.gcMeta.usage(names);
+  async stats(scope: RepositoryScope): Promise<RepositoryStats> {
+    const names = (await this.gcMeta.imageNames()).filter((n) => scope.owns(n));
+    const u = await this.gcMeta.usage(names);
+    const lastGc = await this.gcMeta.lastGcRun(scope.id === WHOLE_REGISTRY.id ? [scope.id] : [scope.id, WHOLE_REGISTRY.id]);
     return {
       repository_id: scope.id,
       name: scope.name,
@@ -36,7 +37,7 @@ export class StatsService {
       total_blobs: u.blobs,
       storage_used: u.bytes,
       last_push: iso(u.lastPush),
-      last_gc: iso(this.gcMeta.lastGcRun(scope.id === WHOLE_REGISTRY.id ? [scope.id] : [scope.id, WHOLE_REGISTRY.id])),
+      last_gc: iso(lastGc),
     };
   }
 }

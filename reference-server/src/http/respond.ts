@@ -9,7 +9,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   return data.length;
 }
 
-export function sendEmpty(res: ServerResponse, status: number, headers: Record<string, string | number> = {}): void {
+export function sendEmpty(res: ServerResponse, status: number, headers: Record<string, string | number | string[]> = {}): void {
   res.writeHead(status, { 'Content-Length': 0, ...headers });
   res.end();
 }

@@ -4,7 +4,7 @@
  * (http/handlers/*.ts) exports its routes; modules such as auth/ and gc/ export theirs the same way.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AccessRequirement, Principal } from '../auth/types.js';
+import type { AccessRequirement, Principal } from '../registry/access.js';
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 

@@ -1,15 +1,21 @@
 /**
- * The metadata store: repositories, blob records and per-repository links, manifests (their bytes, their
+ * The registry's metadata store: blob records and per-repository links, manifests (their bytes, their
  * references, their subject), tags and upload sessions. Everything a listing needs comes from here, never
- * from a disk scan. Implementations: sqlite-store.ts (embedded, single process). A PostgreSQL store for
- * multi-replica deployments implements the same contract (test/metadata-contract.ts runs against each).
+ * from a storage scan. Implementations: sqlite/ (embedded, one process) and postgres/ (any number of
+ * replicas on one database). test/metadata-contract.ts runs against each.
  *
  * Contract for every implementation:
- * - Each method is atomic: it either fully happens or not at all.
- * - Methods are synchronous on purpose: the embedded store runs them on the event loop thread, which is
- *   what makes a blob commit (file rename + record insert) and a GC sweep of that blob (record delete +
- *   file unlink) impossible to interleave. See gc/ for the safety rule built on it.
+ * - Every method is atomic: it fully happens or not at all, whatever runs concurrently in this process
+ *   or on other replicas.
+ * - Invariants are kept by the store inside its own transactions, not by callers: a manifest is stored
+ *   only if everything it references is present in the same transaction; tag immutability
+ *   (registry/immutability.ts) is decided on facts read in the writing transaction; deletes re-check.
+ * - commitBlob and the GC store's collectBlob/collectOrphan serialize per digest (a lock that spans the
+ *   storage operation they are given), so a blob's bytes and its record appear and disappear together
+ *   (see gc/README.md for the argument).
  */
+import type { UploadState } from '../storage/blob-store.js';
+import type { WriteRules } from '../registry/immutability.js';
 
 export interface BlobRecord {
   readonly digest: string;
@@ -33,7 +39,6 @@ export interface ManifestRecord {
   readonly subject: string | null;
   /** artifactType, or the config media type for images (referrers API rule). */
   readonly artifactType: string | null;
-  /** JSON of the manifest's annotations, or null. */
   readonly annotations: Record<string, string> | null;
   readonly createdAt: number;
 }
@@ -47,21 +52,26 @@ export interface NewManifest {
   readonly artifactType: string | null;
   readonly annotations: Record<string, string> | null;
   readonly references: readonly ManifestReference[];
-  /** An in-toto attestation manifest (see putManifest: it never takes an immutable tag). */
-  readonly attestation?: boolean;
+  /** An in-toto attestation manifest (see registry/immutability.ts: it never takes an immutable tag). */
+  readonly attestation: boolean;
 }
 
 export interface PutManifestResult {
-  /** The references that are missing from the repository; when non-empty nothing was written. */
+  /** References missing from the repository; when non-empty nothing was written. */
   readonly missing: readonly ManifestReference[];
-  /** Set when allowTagOverwrite was false and the tag already named another digest; nothing was written. */
-  readonly tagConflict?: { readonly existingDigest: string };
-  /**
-   * Set when allowTagOverwrite was false and the manifest is a child of the index the tag names: the
-   * manifest was stored, the tag was left on the index (see putManifest).
-   */
-  readonly tagKept?: boolean;
+  /** An immutable tag names another digest (decideTag said conflict); nothing was written. */
+  readonly conflict?: { readonly tag: string; readonly current: string };
+  /** Tags now pointing at the manifest. */
+  readonly tagsSet: readonly string[];
+  /** Tags left where they were (decideTag said keep); the manifest was stored. */
+  readonly tagsKept: readonly string[];
 }
+
+/** The outcome of a delete that the rules may refuse. */
+export type DeleteOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'unknown' }
+  | { readonly ok: false; readonly reason: 'immutable'; readonly what: string; readonly detail: Record<string, unknown> };
 
 export interface Page {
   readonly n?: number;
@@ -73,6 +83,8 @@ export interface UploadRecord {
   readonly repository: string;
   /** Bytes received so far (the next chunk must start here). */
   readonly offset: number;
+  /** The blob driver's state after the last successful append. */
+  readonly state: UploadState;
   readonly startedAt: number;
   readonly updatedAt: number;
 }
@@ -88,160 +100,62 @@ export interface Referrer {
 export interface MetadataStore {
   // --- blobs ---------------------------------------------------------------------------------------
   /** The registry-wide record of a blob, or null. */
-  getBlob(digest: string): BlobRecord | null;
-  /** Records a committed blob (idempotent) and links it into `repository` (refreshing the link time). */
-  addBlobAndLink(digest: string, size: number, repository: string): void;
-  /** Links an existing blob into `repository` (cross-repository mount). False if the blob is unknown. */
-  linkBlob(digest: string, repository: string): boolean;
+  getBlob(digest: string): Promise<BlobRecord | null>;
   /** The blob's record if it is linked into `repository`, else null. */
-  getLinkedBlob(repository: string, digest: string): BlobRecord | null;
+  getLinkedBlob(repository: string, digest: string): Promise<BlobRecord | null>;
   /** Repositories the blob is linked into (for a cross-repository mount without `from`). */
-  repositoriesWithBlob(digest: string): string[];
-  /** True when a manifest stored in `repository` references the blob (as config or layer). */
-  blobReferenced(repository: string, digest: string): boolean;
-  /** True when an index stored in `repository` lists the manifest as a child. */
-  manifestReferenced(repository: string, digest: string): boolean;
-  /** Removes the link; false if there was none. The blob itself is left to GC. */
-  unlinkBlob(repository: string, digest: string): boolean;
+  repositoriesWithBlob(digest: string): Promise<string[]>;
+  /**
+   * Commits an uploaded blob: holding the digest's lock (the one GC's collectBlob takes), runs `publish`
+   * (which verifies the bytes and makes them the blob in storage, idempotently), then records the blob
+   * (once) and links it into `repository`. If `publish` throws, nothing is recorded and the error is
+   * rethrown.
+   */
+  commitBlob(digest: string, repository: string, publish: () => Promise<{ readonly size: number }>): Promise<BlobRecord>;
+  /** Links an existing blob into `repository` (cross-repository mount). False if the blob is unknown. */
+  linkBlob(digest: string, repository: string): Promise<boolean>;
+  /** Removes the link, unless the rules refuse it (a referenced blob in an immutable repository). */
+  unlinkBlob(repository: string, digest: string, rules: WriteRules): Promise<DeleteOutcome>;
 
   // --- manifests and tags ----------------------------------------------------------------------------
   /**
-   * Stores a manifest and, when `tag` is given, points the tag at it — one transaction. Every reference
-   * must be present in the repository (blobs linked, child manifests stored), checked in that same
-   * transaction. When allowTagOverwrite is false and the tag names another digest, nothing is written —
-   * except for the two moves a multi-platform push makes, which never change what the tag serves for a
-   * platform: (1) the tag names manifest M and the new manifest is an index that lists M and otherwise only
-   * attestation manifests (the tag moves up to the index; nothing runnable is added); (2) the tag names an index and the new manifest is one of its children (Docker's
-   * containerd-store push re-sends every child to the tag after the index; the child is stored and the tag
-   * stays on the index: `tagKept`). And an attestation manifest sent to the tag (the same push, before its
-   * index arrives) is stored without taking the tag: an attestation is never what a tag should serve.
+   * Stores a manifest and points `tags` at it — one transaction. Every reference must be present in the
+   * repository (blobs linked, child manifests stored), checked in that transaction (a blob reference takes
+   * the link row so GC cannot remove it underneath). Each tag is decided by decideTag on facts read in the
+   * same transaction; a conflict on any tag writes nothing. Storing an existing manifest again is fine.
    */
-  putManifest(m: NewManifest, tag: string | null, opts: { allowTagOverwrite: boolean }): PutManifestResult;
-  getManifest(repository: string, digest: string): ManifestRecord | null;
+  putManifest(m: NewManifest, tags: readonly string[], rules: WriteRules): Promise<PutManifestResult>;
+  getManifest(repository: string, digest: string): Promise<ManifestRecord | null>;
   /** The digest a tag points at, or null. */
-  resolveTag(repository: string, tag: string): string | null;
-  /** Deletes a manifest and every tag that points at it. False if it was not there. */
-  deleteManifest(repository: string, digest: string): boolean;
-  /** Deletes one tag (the manifest stays). False if it was not there. */
-  deleteTag(repository: string, tag: string): boolean;
+  resolveTag(repository: string, tag: string): Promise<string | null>;
+  /** Deletes a manifest and every tag that points at it, unless the rules refuse it. */
+  deleteManifest(repository: string, digest: string, rules: WriteRules): Promise<DeleteOutcome>;
+  /** Deletes one tag (the manifest stays), unless the rules refuse it. */
+  deleteTag(repository: string, tag: string, rules: WriteRules): Promise<DeleteOutcome>;
   /** Tags in lexical (byte) order after `last`, at most `n`. */
-  listTags(repository: string, page: Page): string[];
-  /** Tags currently pointing at `digest`. */
-  tagsOf(repository: string, digest: string): string[];
+  listTags(repository: string, page: Page): Promise<string[]>;
   /** True when the repository has any manifest, tag or blob link. */
-  repositoryExists(repository: string): boolean;
-  /** Repository names in lexical order after `last`, at most `n`. */
-  listRepositories(page: Page): string[];
+  repositoryExists(repository: string): Promise<boolean>;
+  /** Repository names in lexical (byte) order after `last`, at most `n`. */
+  listRepositories(page: Page): Promise<string[]>;
   /** Manifests in `repository` whose subject is `subject`, optionally filtered by artifactType. */
-  referrers(repository: string, subject: string, artifactType?: string): Referrer[];
+  referrers(repository: string, subject: string, artifactType?: string): Promise<Referrer[]>;
 
   // --- upload sessions -----------------------------------------------------------------------------
-  createUpload(id: string, repository: string): UploadRecord;
-  getUpload(id: string): UploadRecord | null;
-  setUploadOffset(id: string, offset: number): void;
-  deleteUpload(id: string): void;
-  /** Sessions not updated since `before` (ms since epoch). */
-  staleUploads(before: number): UploadRecord[];
-
-  close(): void;
-}
-
-// --- garbage collection and stats ----------------------------------------------------------------------
-// A separate interface so MetadataStore's contract stays as it is: GC needs whole-repository reads and
-// deletions that re-check their condition in their own transaction. Implemented by sqlite-gc-store.ts.
-
-export interface GcManifestRow {
-  readonly digest: string;
-  readonly subject: string | null;
-  readonly createdAt: number;
-  readonly size: number;
-  readonly tagged: boolean;
-}
-
-export interface GcRefRow {
-  /** The manifest holding the reference. */
-  readonly parent: string;
-  readonly child: string;
-  readonly kind: 'blob' | 'manifest';
-}
-
-export interface GcLinkRow {
-  readonly digest: string;
-  readonly size: number;
-  readonly linkedAt: number;
-  readonly lastReferencedAt: number | null;
-}
-
-/** What a manifest deletion must re-check, read in the deleting transaction. */
-export interface GcManifestState {
-  readonly subject: string | null;
-  readonly createdAt: number;
-  readonly tagged: boolean;
-  /** Another manifest in the same repository lists it as an index child. */
-  readonly isChild: boolean;
-  /** Its subject is stored in the same repository. */
-  readonly subjectPresent: boolean;
-}
-
-export interface GcLinkState {
-  readonly linkedAt: number;
-  readonly lastReferencedAt: number | null;
-  /** A manifest in the same repository references the blob. */
-  readonly referenced: boolean;
-}
-
-export interface GcBlobState {
-  readonly size: number;
-  readonly createdAt: number;
-  /** Links in all repositories. */
-  readonly links: number;
-  /** Manifest references in all repositories. */
-  readonly references: number;
-}
-
-export interface GcRunRecord {
-  readonly scope: string;
-  readonly finishedAt: number;
-  readonly dryRun: boolean;
-  readonly report: unknown;
-}
-
-/** Counts over a set of image names, from the metadata only (no disk scan). */
-export interface UsageCounts {
-  /** Image names with content. */
-  readonly images: number;
-  readonly tags: number;
-  readonly manifests: number;
-  /** Distinct blobs linked into any of the names. */
-  readonly blobs: number;
-  /** Bytes of those distinct blobs plus the distinct manifests' bodies (each digest counted once). */
-  readonly bytes: number;
-  /** Latest manifest push into any of the names (ms), or null. */
-  readonly lastPush: number | null;
-}
-
-export interface GcMetadata {
-  /** Runs `fn` in one transaction (a savepoint when nested); an exception rolls it back. */
-  transaction<T>(fn: () => T): T;
-  /** Every image name that holds a manifest, a tag or a blob link. */
-  imageNames(): string[];
-  manifestsOf(repository: string): GcManifestRow[];
-  refsOf(repository: string): GcRefRow[];
-  linksOf(repository: string): GcLinkRow[];
-
-  manifestState(repository: string, digest: string): GcManifestState | null;
-  /** Deletes the manifest and its references (and tags, if any). Does not restart any grace period. */
-  removeManifest(repository: string, digest: string): boolean;
-  linkState(repository: string, digest: string): GcLinkState | null;
-  removeLink(repository: string, digest: string): boolean;
-
-  /** Blob records with no link and no manifest reference in any repository. */
-  unusedBlobs(): BlobRecord[];
-  blobState(digest: string): GcBlobState | null;
-  removeBlobRecord(digest: string): boolean;
-
-  recordGcRun(run: GcRunRecord): void;
-  /** Time of the latest non-dry run among `scopes`, or null. */
-  lastGcRun(scopes: readonly string[]): number | null;
-  usage(names: readonly string[]): UsageCounts;
+  createUpload(id: string, repository: string, state: UploadState): Promise<UploadRecord>;
+  getUpload(id: string): Promise<UploadRecord | null>;
+  /**
+   * Takes the session's lease for `owner` until now + `ttlMs` when nobody holds it (or the holder's lease
+   * expired): one writer per session across replicas. Returns the record, 'busy', or null when unknown.
+   */
+  claimUpload(id: string, owner: string, ttlMs: number): Promise<UploadRecord | 'busy' | null>;
+  /** Extends a lease still held by `owner`; false when it was lost. */
+  renewUpload(id: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Saves the state after a successful append and releases the lease; false (nothing saved) if `owner` lost it. */
+  saveUpload(id: string, owner: string, state: UploadState): Promise<boolean>;
+  /** Releases the lease without changing the state (the append failed and was rolled back). */
+  releaseUpload(id: string, owner: string): Promise<void>;
+  deleteUpload(id: string): Promise<void>;
+  /** Sessions not updated since `before` (ms since epoch) and not leased now. */
+  staleUploads(before: number): Promise<UploadRecord[]>;
 }

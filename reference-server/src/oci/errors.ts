@@ -65,3 +65,13 @@ export const isRegistryError = (e: unknown): e is RegistryError => e instanceof 
 export function immutableRefusal(what: string, detail: Record<string, unknown>): RegistryError {
   return new RegistryError('TAG_IMMUTABLE', `${what} is refused by the push rule allow_tag_overwrite=false`, { rule: 'allow_tag_overwrite', ...detail });
 }
+
+/** Turns a store's DeleteOutcome into the response: nothing on success, else `unknown()` or the 409. */
+export function throwIfRefused(
+  outcome: { ok: true } | { ok: false; reason: 'unknown' } | { ok: false; reason: 'immutable'; what: string; detail: Record<string, unknown> },
+  unknown: () => RegistryError,
+): void {
+  if (outcome.ok) return;
+  if (outcome.reason === 'unknown') throw unknown();
+  throw immutableRefusal(outcome.what, outcome.detail);
+}

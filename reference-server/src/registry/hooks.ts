@@ -1,23 +1,19 @@
 /**
  * Policy hooks the core calls at the points where push rules and content trust apply. The core knows
  * nothing about projects, tokens or signatures; the auth module implements these. Every hook may throw a
- * RegistryError (DENIED, TAG_IMMUTABLE...) which is returned to the client as is.
+ * RegistryError (DENIED...) which is returned to the client as is.
  */
-import type { Principal } from '../auth/types.js';
-
-export interface ManifestWriteDecision {
-  /**
-   * false: an existing tag may not be moved to another digest. Checked inside the same metadata
-   * transaction as the tag write, so two concurrent first pushes cannot both win.
-   */
-  allowTagOverwrite: boolean;
-}
+import type { Principal } from './access.js';
+import { MUTABLE, type WriteRules } from './immutability.js';
 
 export interface RegistryHooks {
-  /** Before a manifest PUT (by tag or digest) is committed. */
-  beforeManifestPut(a: { name: string; tag: string | null; digest: string; principal: Principal }): Promise<ManifestWriteDecision>;
-  /** Before a tag or manifest or blob DELETE; `tag` set when deleting by tag. */
-  beforeDelete(a: { name: string; tag: string | null; digest: string | null; principal: Principal }): Promise<ManifestWriteDecision>;
+  /**
+   * Before a manifest PUT (by tag(s) or digest) is committed. Returns the repository's write rules, which
+   * the metadata store applies inside the transaction that stores the manifest.
+   */
+  beforeManifestPut(a: { name: string; tags: readonly string[]; digest: string; principal: Principal }): Promise<WriteRules>;
+  /** Before a tag, manifest or blob DELETE (`tag` set when deleting by tag); the rules go to the store. */
+  beforeDelete(a: { name: string; tag: string | null; digest: string | null; principal: Principal }): Promise<WriteRules>;
   /** Before a blob upload starts or a mount happens (push of a blob). */
   beforeBlobPush(a: { name: string; principal: Principal }): Promise<void>;
   /** Before a manifest is served (GET/HEAD by tag or digest): content trust. */
@@ -26,10 +22,10 @@ export interface RegistryHooks {
 
 export const permissiveHooks: RegistryHooks = {
   async beforeManifestPut() {
-    return { allowTagOverwrite: true };
+    return MUTABLE;
   },
   async beforeDelete() {
-    return { allowTagOverwrite: true };
+    return MUTABLE;
   },
   async beforeBlobPush() {},
   async beforeManifestServe() {},

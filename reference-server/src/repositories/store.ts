@@ -1,17 +1,19 @@
 /**
  * Nitro repositories: hosted Docker repositories that own image names. A repository named `team` owns
  * `team` and every name under `team/`; the longest owning name wins; the default repository (name
- * `default`) owns every other name. Stored in nitro_repositories (same SQLite database as the registry);
- * repositories declared in the config file are written there at start (the file wins over API edits of
- * the same name on the next start). Reads are served from an in-memory copy refreshed on every write,
- * so a rule change takes effect on the very next request.
+ * `default`) owns every other name. Stored by the metadata backend's RepositoryStore; repositories
+ * declared in the config file are written there at start (the file wins over API edits of the same name
+ * on the next start). Reads are served from an in-memory copy: refreshed at once after a write on this
+ * replica (the next request sees it), and within `refreshMs` after a write on another replica (the
+ * store's version counter is polled).
  */
 import { randomUUID } from 'node:crypto';
-import type Database from 'better-sqlite3';
 import { isValidName } from '../oci/names.js';
 import { effectiveRules, parseRepositoryConfig, RepositoryConfigError, type PushRules, type RepositoryConfig } from './config.js';
+import type { RepositoryRow, RepositoryStore } from '../metadata/repository-store.js';
 
-export type Visibility = 'public' | 'private';
+import type { Visibility } from '../metadata/repository-store.js';
+export type { Visibility };
 
 export interface NitroRepository {
   readonly id: string;
@@ -36,35 +38,19 @@ export interface NitroRepositories {
   /** The repository that owns an image name (never null: the default repository owns the rest). */
   forImage(imageName: string): NitroRepository;
   rules(repo: NitroRepository): PushRules;
-  create(input: { name: string; visibility?: Visibility; config: unknown; id?: string }): NitroRepository;
-  updateConfig(id: string, config: unknown): NitroRepository;
-  setVisibility(id: string, visibility: Visibility): NitroRepository;
-  delete(id: string): boolean;
+  create(input: { name: string; visibility?: Visibility; config: unknown; id?: string }): Promise<NitroRepository>;
+  updateConfig(id: string, config: unknown): Promise<NitroRepository>;
+  setVisibility(id: string, visibility: Visibility): Promise<NitroRepository>;
+  delete(id: string): Promise<boolean>;
   /** True when `imageName` belongs to `repo` (the longest-prefix rule, default repository included). */
   owns(repo: NitroRepository, imageName: string): boolean;
   /** The subset of `allNames` that belongs to repository `id` (or name) — for GC and statistics. */
   imageNamesOf(id: string, allNames: Iterable<string>): string[];
-  /** Bumped on every change; caches keyed on it are invalidated by rule edits. */
+  /** Bumped on every change seen by this replica; caches keyed on it are invalidated by rule edits. */
   readonly version: number;
-}
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS nitro_repositories (
-  id          TEXT PRIMARY KEY,
-  name        TEXT NOT NULL UNIQUE,
-  visibility  TEXT NOT NULL CHECK (visibility IN ('public', 'private')),
-  config      TEXT NOT NULL,
-  source      TEXT NOT NULL,
-  created_at  INTEGER NOT NULL
-);`;
-
-interface Row {
-  id: string;
-  name: string;
-  visibility: Visibility;
-  config: string;
-  source: NitroRepository['source'];
-  created_at: number;
+  /** Re-reads the store now (also done on a timer when refreshMs is set). */
+  refresh(): Promise<void>;
+  close(): void;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -88,37 +74,11 @@ function checkId(id: unknown): string {
   return id;
 }
 
-/**
- * Opens the store and applies the `repositories:` section of the config file: a list of
- * `{name, id?, visibility?, config?}`. A declaration named `default` configures the default repository.
- */
-export function openRepositories(db: Database.Database, declared: unknown): NitroRepositories {
-  db.exec(SCHEMA);
-  let cache: NitroRepository[] = [];
-  let version = 0;
-
-  const toRepo = (r: Row): NitroRepository => ({
-    id: r.id,
-    name: r.name,
-    visibility: r.visibility,
-    config: parseRepositoryConfig(JSON.parse(r.config)),
-    source: r.source,
-    createdAt: r.created_at,
-  });
-  const reload = () => {
-    const rows = db.prepare('SELECT * FROM nitro_repositories ORDER BY name').all() as Row[];
-    cache = rows.map(toRepo);
-    version++;
-  };
-
-  const insert = db.prepare(
-    'INSERT INTO nitro_repositories (id, name, visibility, config, source, created_at) VALUES (@id, @name, @visibility, @config, @source, @created_at)',
-  );
-
-  // Declarations from the config file, validated before anything is written.
+/** Validates the `repositories:` section of the config file: a list of `{name, id?, visibility?, config?}`. */
+export function parseDeclaredRepositories(declared: unknown, now: number): RepositoryRow[] {
   const decls = declared === undefined || declared === null ? [] : declared;
   if (!Array.isArray(decls)) throw new RepositoryConfigError('repositories must be a list');
-  const parsed = decls.map((d, i) => {
+  return decls.map((d, i) => {
     if (!isObj(d)) throw new RepositoryConfigError(`repositories[${i}] must be a mapping with a name`);
     for (const k of Object.keys(d)) {
       if (!['id', 'name', 'visibility', 'config'].includes(k)) throw new RepositoryConfigError(`repositories[${i}]: unknown key "${k}"`);
@@ -129,35 +89,64 @@ export function openRepositories(db: Database.Database, declared: unknown): Nitr
         id: d.id === undefined ? name : checkId(d.id),
         name,
         visibility: d.visibility === undefined ? (name === DEFAULT_REPOSITORY_NAME ? 'public' : 'private') : checkVisibility(d.visibility),
-        config: parseRepositoryConfig(d.config ?? { type: 'Hosted' }),
+        config: JSON.stringify(parseRepositoryConfig(d.config ?? { type: 'Hosted' })),
+        source: 'config' as const,
+        createdAt: now,
       };
     } catch (e) {
       throw new RepositoryConfigError(`repositories[${i}]: ${(e as Error).message}`);
     }
   });
+}
 
-  db.transaction(() => {
-    for (const d of parsed) {
-      const existing = db.prepare('SELECT id FROM nitro_repositories WHERE name = ?').get(d.name) as { id: string } | undefined;
-      if (existing && existing.id !== d.id) db.prepare('DELETE FROM nitro_repositories WHERE name = ?').run(d.name);
-      db.prepare(
-        `INSERT INTO nitro_repositories (id, name, visibility, config, source, created_at) VALUES (?, ?, ?, ?, 'config', ?)
-         ON CONFLICT(id) DO UPDATE SET name = excluded.name, visibility = excluded.visibility, config = excluded.config, source = 'config'`,
-      ).run(d.id, d.name, d.visibility, JSON.stringify(d.config), Date.now());
-    }
-    const hasDefault = db.prepare('SELECT 1 FROM nitro_repositories WHERE name = ?').get(DEFAULT_REPOSITORY_NAME);
-    if (!hasDefault) {
-      insert.run({
-        id: DEFAULT_REPOSITORY_NAME,
-        name: DEFAULT_REPOSITORY_NAME,
-        visibility: 'public',
-        config: JSON.stringify({ type: 'Hosted' }),
-        source: 'builtin',
-        created_at: Date.now(),
-      });
-    }
-  })();
-  reload();
+/**
+ * Opens the repositories and applies the config file's declarations. A declaration named `default`
+ * configures the default repository. `refreshMs`: poll the store for changes made by other replicas.
+ */
+export async function openRepositories(store: RepositoryStore, declared: unknown, opts: { refreshMs?: number } = {}): Promise<NitroRepositories> {
+  let cache: NitroRepository[] = [];
+  let version = 0;
+  let storeVersion = -1;
+
+  const toRepo = (r: RepositoryRow): NitroRepository => ({
+    id: r.id,
+    name: r.name,
+    visibility: r.visibility,
+    config: parseRepositoryConfig(JSON.parse(r.config)),
+    source: r.source,
+    createdAt: r.createdAt,
+  });
+  const reload = async () => {
+    const v = await store.version();
+    const rows = await store.list();
+    cache = rows.map(toRepo);
+    storeVersion = v;
+    version++;
+  };
+
+  const now = Date.now();
+  await store.applyDeclared(parseDeclaredRepositories(declared, now), [
+    {
+      id: DEFAULT_REPOSITORY_NAME,
+      name: DEFAULT_REPOSITORY_NAME,
+      visibility: 'public',
+      config: JSON.stringify({ type: 'Hosted' }),
+      source: 'builtin',
+      createdAt: now,
+    },
+  ]);
+  await reload();
+
+  let timer: NodeJS.Timeout | null = null;
+  if (opts.refreshMs && opts.refreshMs > 0) {
+    timer = setInterval(() => {
+      store
+        .version()
+        .then((v) => (v !== storeVersion ? reload() : undefined))
+        .catch(() => undefined); // the next tick retries; readiness reports the database
+    }, opts.refreshMs);
+    timer.unref();
+  }
 
   const byId = (id: string) => cache.find((r) => r.id === id) ?? null;
   const defaultRepo = () => cache.find((r) => r.name === DEFAULT_REPOSITORY_NAME)!;
@@ -185,37 +174,37 @@ export function openRepositories(db: Database.Database, declared: unknown): Nitr
     get: (idOrName) => byId(idOrName) ?? cache.find((r) => r.name === idOrName) ?? null,
     forImage,
     rules: (repo) => effectiveRules(repo.config),
-    create(input) {
+    async create(input) {
       const name = checkName(input.name);
       const id = input.id === undefined ? randomUUID() : checkId(input.id);
       const config = parseRepositoryConfig(input.config ?? { type: 'Hosted' });
       const visibility = input.visibility === undefined ? 'private' : checkVisibility(input.visibility);
-      if (cache.some((r) => r.name === name)) throw new RepositoryConflictError(`a repository named ${name} already exists`);
-      if (byId(id)) throw new RepositoryConflictError(`a repository with id ${id} already exists`);
-      insert.run({ id, name, visibility, config: JSON.stringify(config), source: 'api', created_at: Date.now() });
-      reload();
+      const result = await store.insert({ id, name, visibility, config: JSON.stringify(config), source: 'api', createdAt: Date.now() });
+      if (result === 'name-taken') throw new RepositoryConflictError(`a repository named ${name} already exists`);
+      if (result === 'id-taken') throw new RepositoryConflictError(`a repository with id ${id} already exists`);
+      await reload();
       return byId(id)!;
     },
-    updateConfig(id, raw) {
+    async updateConfig(id, raw) {
       const repo = mustGet(id);
       const config = parseRepositoryConfig(raw);
-      db.prepare('UPDATE nitro_repositories SET config = ? WHERE id = ?').run(JSON.stringify(config), repo.id);
-      reload();
+      if (!(await store.update(repo.id, { config: JSON.stringify(config) }))) throw new RepositoryConflictError(`no repository with id ${id}`);
+      await reload();
       return byId(repo.id)!;
     },
-    setVisibility(id, v) {
+    async setVisibility(id, v) {
       const repo = mustGet(id);
-      db.prepare('UPDATE nitro_repositories SET visibility = ? WHERE id = ?').run(checkVisibility(v), repo.id);
-      reload();
+      if (!(await store.update(repo.id, { visibility: checkVisibility(v) }))) throw new RepositoryConflictError(`no repository with id ${id}`);
+      await reload();
       return byId(repo.id)!;
     },
-    delete(id) {
+    async delete(id) {
       const repo = byId(id);
       if (!repo) return false;
       if (repo.name === DEFAULT_REPOSITORY_NAME) throw new RepositoryConflictError('the default repository cannot be deleted');
-      db.prepare('DELETE FROM nitro_repositories WHERE id = ?').run(repo.id);
-      reload();
-      return true;
+      const deleted = await store.delete(repo.id);
+      await reload();
+      return deleted;
     },
     owns: (repo, imageName) => forImage(imageName).id === repo.id,
     imageNamesOf(id, allNames) {
@@ -224,6 +213,10 @@ export function openRepositories(db: Database.Database, declared: unknown): Nitr
       if (!repo) return out;
       for (const n of allNames) if (forImage(n).id === repo.id) out.push(n);
       return out;
+    },
+    refresh: reload,
+    close() {
+      if (timer) clearInterval(timer);
     },
   };
 }

@@ -1,9 +1,9 @@
 /**
- * BlobStore on the local filesystem. On-disk layout under the data directory:
+ * BlobStore on a filesystem directory — local, or shared by several replicas (NFS and the like: it relies
+ * only on rename(2) being atomic and on O_EXCL creation). Layout under the data directory:
  *
  *   <data>/
- *   ├── registry.db, registry.db-wal, registry.db-shm   metadata (SQLite, see metadata/sqlite-store.ts)
- *   ├── jwt/ …                                          token signing keys (auth)
+ *   ├── registry.db, registry.db-wal, registry.db-shm   metadata when on SQLite (metadata/sqlite/)
  *   ├── blobs/
  *   │   ├── sha256/
  *   │   │   └── 3f/
@@ -15,27 +15,45 @@
  * A blob file appears only by rename(2) of a fully written, fsynced and verified upload file, so a
  * partial or unverified blob is never visible, whatever happens to the process.
  */
-import { closeSync, createReadStream, createWriteStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
-import { mkdir, open, opendir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, opendir, rename, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { parseDigest } from '../oci/digest.js';
-import type { BlobStore, ByteRange, StoredBlob } from './blob-store.js';
+import { RegistryError } from '../oci/errors.js';
+import { ResumableHash } from './resumable-hash.js';
+import { checkLength, pumpBody } from './pump.js';
+import {
+  UPLOAD_ID_RE,
+  type AppendOptions,
+  type BlobStore,
+  type BlobUpload,
+  type ByteRange,
+  type OpenedBlob,
+  type StoredBlob,
+  type UploadState,
+} from './blob-store.js';
 
-const UPLOAD_ID_RE = /^[a-zA-Z0-9-]{8,64}$/;
+const isNotFound = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
+
+export interface FsBlobStoreOptions {
+  /**
+   * fsync a blob's directory after the rename, so that a power cut cannot keep the metadata record while
+   * losing the directory entry (durability: full). Off by default: it costs a journal commit per blob, and
+   * a killed process loses nothing without it.
+   */
+  readonly syncDirectories?: boolean;
+}
 
 export class FsBlobStore implements BlobStore {
+  readonly kind = 'filesystem';
   private readonly blobsDir: string;
   private readonly uploadsDir: string;
 
-  /**
-   * @param opts.syncDirectories fsync a blob's directory after the rename, so that a power cut cannot keep
-   *   the metadata record (durability: full) while losing the directory entry. Off by default: it costs a
-   *   journal commit per blob, and a killed process loses nothing without it.
-   */
   constructor(
-    dataDir: string,
-    private readonly opts: { syncDirectories?: boolean } = {},
+    readonly dataDir: string,
+    private readonly opts: FsBlobStoreOptions = {},
   ) {
     this.blobsDir = join(dataDir, 'blobs');
     this.uploadsDir = join(dataDir, 'uploads');
@@ -46,14 +64,20 @@ export class FsBlobStore implements BlobStore {
     await mkdir(this.uploadsDir, { recursive: true });
   }
 
+  async check(): Promise<void> {
+    const probe = join(this.uploadsDir, `.probe-${process.pid}-${Date.now()}`);
+    await writeFile(probe, 'ok');
+    await unlink(probe);
+  }
+
   /** Path of a blob. Only ever called with digests that parseDigest accepted: no path can escape. */
-  private blobPath(digest: string): string {
+  blobPath(digest: string): string {
     const d = parseDigest(digest);
     if (!d) throw new Error(`refusing to map an unverified digest to a path: ${JSON.stringify(digest)}`);
     return join(this.blobsDir, d.algorithm, d.hex.slice(0, 2), d.hex);
   }
 
-  private uploadPath(id: string): string {
+  uploadPath(id: string): string {
     if (!UPLOAD_ID_RE.test(id)) throw new Error('invalid upload id');
     return join(this.uploadsDir, id);
   }
@@ -62,100 +86,33 @@ export class FsBlobStore implements BlobStore {
     try {
       return (await stat(this.blobPath(digest))).size;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (isNotFound(e)) return null;
       throw e;
     }
   }
 
-  read(digest: string, range?: ByteRange): Readable {
-    // 1 MiB reads: a quarter of the CPU of the 64 KiB default on large blobs (no sendfile in Node), and
-    // small blobs only allocate what they need.
-    return createReadStream(this.blobPath(digest), {
-      highWaterMark: 1024 * 1024,
-      ...(range ? { start: range.start, end: range.end } : {}),
-    });
-  }
-
-  async createUpload(id: string): Promise<void> {
-    await writeFile(this.uploadPath(id), '', { flag: 'wx' });
-  }
-
-  async uploadSize(id: string): Promise<number | null> {
+  async open(digest: string, range?: ByteRange): Promise<OpenedBlob | null> {
+    let fh;
     try {
-      return (await stat(this.uploadPath(id))).size;
+      fh = await open(this.blobPath(digest), 'r');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (isNotFound(e)) return null;
       throw e;
     }
-  }
-
-  appendUpload(id: string, offset: number): Writable {
-    return createWriteStream(this.uploadPath(id), { flags: 'r+', start: offset, highWaterMark: 256 * 1024 });
-  }
-
-  async truncateUpload(id: string, size: number): Promise<void> {
-    await truncate(this.uploadPath(id), size);
-  }
-
-  readUpload(id: string): Readable {
-    return createReadStream(this.uploadPath(id), { highWaterMark: 256 * 1024 });
-  }
-
-  async syncUpload(id: string): Promise<void> {
-    const fh = await open(this.uploadPath(id), 'r+');
     try {
-      await fh.sync();
-    } finally {
+      const { size } = await fh.stat();
+      // 1 MiB reads: a quarter of the CPU of the 64 KiB default on large blobs, and small blobs only
+      // allocate what they need. The stream owns the handle from here (closed on end or destroy).
+      const stream = fh.createReadStream({ highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+      return { stream, size };
+    } catch (e) {
       await fh.close();
+      throw e;
     }
   }
 
-  commitUploadSync(id: string, digest: string): void {
-    const target = this.blobPath(digest);
-    const from = this.uploadPath(id);
-    try {
-      statSync(target);
-      rmSync(from, { force: true }); // already stored: content-addressed, so identical
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-    try {
-      renameSync(from, target);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      // First blob in this fan-out directory: create it and retry. mkdirSync keeps the block synchronous.
-      mkdirSync(join(target, '..'), { recursive: true });
-      renameSync(from, target);
-    }
-    if (this.opts.syncDirectories) {
-      const fd = openSync(join(target, '..'), 'r');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
-  }
-
-  async deleteUpload(id: string): Promise<void> {
-    await rm(this.uploadPath(id), { force: true });
-  }
-
-  deleteSync(digest: string): void {
-    rmSync(this.blobPath(digest), { force: true });
-  }
-
-  async *listUploads(): AsyncIterable<{ id: string; size: number; modifiedMs: number }> {
-    for await (const f of await opendir(this.uploadsDir)) {
-      if (!f.isFile() || !UPLOAD_ID_RE.test(f.name)) continue;
-      try {
-        const s = await stat(join(this.uploadsDir, f.name));
-        yield { id: f.name, size: s.size, modifiedMs: s.mtimeMs };
-      } catch {
-        // removed while listing
-      }
-    }
+  async delete(digest: string): Promise<void> {
+    await rm(this.blobPath(digest), { force: true });
   }
 
   async *list(): AsyncIterable<StoredBlob> {
@@ -165,7 +122,7 @@ export class FsBlobStore implements BlobStore {
       try {
         fanouts = await opendir(algDir);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        if (isNotFound(e)) continue;
         throw e;
       }
       for await (const fan of fanouts) {
@@ -183,4 +140,153 @@ export class FsBlobStore implements BlobStore {
       }
     }
   }
+
+  async startUpload(id: string): Promise<BlobUpload> {
+    await writeFile(this.uploadPath(id), '', { flag: 'wx' });
+    return new FsUpload(this, id, 0, ResumableHash.create('sha256'));
+  }
+
+  async resumeUpload(id: string, state: UploadState): Promise<BlobUpload> {
+    const path = this.uploadPath(id);
+    let onDisk: number;
+    try {
+      onDisk = (await stat(path)).size;
+    } catch (e) {
+      if (isNotFound(e)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload data is gone', { uuid: id });
+      throw e;
+    }
+    if (onDisk < state.size) {
+      // Acknowledged bytes are missing (a power cut before they reached the disk): the session cannot go on.
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload data is incomplete (${onDisk} of ${state.size} bytes)`, { uuid: id });
+    }
+    if (onDisk > state.size) await truncate(path, state.size); // a chunk cut by a crash
+    let hash: ResumableHash;
+    try {
+      if (state.size === 0) return new FsUpload(this, id, 0, ResumableHash.create('sha256'));
+      hash = ResumableHash.restore(state.hash);
+      if (hash.bytes !== state.size) throw new Error('hash state does not cover the upload');
+    } catch {
+      hash = await rehash(createReadStream(path, { end: state.size - 1, highWaterMark: 1024 * 1024 }), state.size);
+    }
+    return new FsUpload(this, id, state.size, hash);
+  }
+
+  async *listUploads(): AsyncIterable<{ id: string; modifiedMs: number }> {
+    for await (const f of await opendir(this.uploadsDir)) {
+      if (!f.isFile() || !UPLOAD_ID_RE.test(f.name)) continue;
+      try {
+        const s = await stat(join(this.uploadsDir, f.name));
+        yield { id: f.name, modifiedMs: s.mtimeMs };
+      } catch {
+        // removed while listing
+      }
+    }
+  }
+
+  async deleteUpload(id: string): Promise<void> {
+    await rm(this.uploadPath(id), { force: true });
+  }
+
+  /** Moves a verified upload file into place as blob `digest` (or drops it when the blob exists). */
+  async publish(id: string, digest: string): Promise<void> {
+    const target = this.blobPath(digest);
+    const from = this.uploadPath(id);
+    if ((await this.stat(digest)) !== null) {
+      await rm(from, { force: true }); // already stored: content-addressed, so identical
+      return;
+    }
+    const dir = join(target, '..');
+    await mkdir(dir, { recursive: true });
+    await rename(from, target);
+    if (this.opts.syncDirectories) {
+      const fh = await open(dir, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+async function rehash(stream: Readable, expected: number): Promise<ResumableHash> {
+  const hash = ResumableHash.create('sha256');
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  if (hash.bytes !== expected) throw new Error(`upload file shorter than recorded (${hash.bytes} < ${expected})`);
+  return hash;
+}
+
+class FsUpload implements BlobUpload {
+  constructor(
+    private readonly store: FsBlobStore,
+    readonly id: string,
+    private bytes: number,
+    private hash: ResumableHash,
+  ) {}
+
+  get size(): number {
+    return this.bytes;
+  }
+
+  state(): UploadState {
+    return { size: this.bytes, hash: this.hash.save() };
+  }
+
+  async append(body: Readable, opts: AppendOptions = {}): Promise<number> {
+    const path = this.store.uploadPath(this.id);
+    const before = this.hash.copy();
+    const hash = this.hash;
+    try {
+      const out = createWriteStream(path, { flags: 'r+', start: this.bytes, highWaterMark: 256 * 1024 });
+      const received = await pumpBody(body, out, {
+        ...(opts.length !== undefined ? { limit: opts.length } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onData: (c) => hash.update(c),
+      });
+      checkLength(received, opts.length);
+      this.bytes += received;
+      return this.bytes;
+    } catch (e) {
+      this.hash = before;
+      await truncate(path, this.bytes).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async commit(expected: string): Promise<{ digest: string; size: number }> {
+    const parsed = parseDigest(expected);
+    if (!parsed) throw new RegistryError('DIGEST_INVALID', 'digest parameter is missing or not a supported digest', { digest: expected });
+    const path = this.store.uploadPath(this.id);
+    const actual =
+      parsed.algorithm === 'sha256'
+        ? this.hash.digest()
+        : `${parsed.algorithm}:${(await hashFile(path, parsed.algorithm)).toString('hex')}`;
+    if (actual !== expected) {
+      await this.cancel();
+      throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { expected, actual });
+    }
+    const fh = await open(path, 'r+');
+    try {
+      await fh.sync();
+      // Backstop: never publish a file whose length differs from what was acknowledged.
+      const { size } = await fh.stat();
+      if (size !== this.bytes) throw new Error(`upload ${this.id}: ${size} bytes on disk, ${this.bytes} acknowledged; refusing to commit`);
+    } finally {
+      await fh.close();
+    }
+    await this.store.publish(this.id, expected);
+    return { digest: expected, size: this.bytes };
+  }
+
+  async cancel(): Promise<void> {
+    await this.store.deleteUpload(this.id);
+  }
+}
+
+async function hashFile(path: string, algorithm: 'sha256' | 'sha512'): Promise<Buffer> {
+  const h = createHash(algorithm);
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) h.update(chunk as Buffer);
+  return h.digest();
 }

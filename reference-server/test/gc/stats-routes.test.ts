@@ -5,7 +5,7 @@ import request from 'supertest';
 import { makeFixture } from './fixture.js';
 import { gcRoutes } from '../../src/gc/routes.js';
 import { prefixScope, WHOLE_REGISTRY } from '../../src/gc/scope.js';
-import { ANONYMOUS_ADMIN } from '../../src/auth/types.js';
+import { ANONYMOUS_ADMIN } from '../../src/registry/access.js';
 import { isRegistryError } from '../../src/oci/errors.js';
 import { sendError } from '../../src/http/respond.js';
 import type { Route } from '../../src/http/route.js';

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ServerResponse } from 'node:http';
 import type { Route, RequestContext } from '../route.js';
 import type { RegistryDeps } from '../../registry/deps.js';
-import { RegistryError, immutableRefusal } from '../../oci/errors.js';
+import { RegistryError, throwIfRefused } from '../../oci/errors.js';
 import { digestParam, repositoryName } from '../names.js';
 import { sendEmpty } from '../respond.js';
 import type { ByteRange } from '../../storage/blob-store.js';
@@ -33,11 +33,11 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
 }
 
 export function blobRoutes(deps: RegistryDeps): Route[] {
-  const lookup = (ctx: RequestContext) => {
+  const lookup = async (ctx: RequestContext) => {
     const name = repositoryName(ctx.params);
     ctx.log.repository = name;
     const digest = digestParam(ctx.params.digest);
-    const blob = deps.meta.getLinkedBlob(name, digest);
+    const blob = await deps.meta.getLinkedBlob(name, digest);
     if (!blob) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
     return { name, blob };
   };
@@ -58,17 +58,17 @@ export function blobRoutes(deps: RegistryDeps): Route[] {
       pattern: PATTERN,
       access: (p) => ({ kind: 'repository', name: p.name ?? '', actions: ['pull'] }),
       async handle(ctx) {
-        const { blob } = lookup(ctx);
+        const { blob } = await lookup(ctx);
+        // Drivers that can serve bytes directly (S3 with redirect on) answer with a short-lived URL.
+        const direct = deps.blobs.redirectUrl ? await deps.blobs.redirectUrl(blob.digest) : null;
+        if (direct !== null) {
+          ctx.req.resume();
+          return sendEmpty(ctx.res, 307, { Location: direct, 'Docker-Content-Digest': blob.digest });
+        }
         const range = parseRange(ctx.req.headers.range, blob.size);
-        const stream = deps.blobs.read(blob.digest, range ?? undefined);
-        // Open before sending headers so a missing file still gets a clean error response.
-        await new Promise<void>((resolve, reject) => {
-          stream.once('open', () => resolve());
-          stream.once('error', (e) => reject(e));
-        }).catch((e: NodeJS.ErrnoException) => {
-          if (e.code === 'ENOENT') throw new RegistryError('BLOB_UNKNOWN', 'blob data is missing', { digest: blob.digest });
-          throw e;
-        });
+        // Opened before any header is sent, so missing data still gets a clean error response.
+        const opened = await deps.blobs.open(blob.digest, range ?? undefined, ctx.signal);
+        if (!opened) throw new RegistryError('BLOB_UNKNOWN', 'blob data is missing', { digest: blob.digest });
         // Only now: an error response must not carry the blob's digest or its year-long Cache-Control.
         headers(ctx.res, blob.digest);
         if (range) {
@@ -80,7 +80,7 @@ export function blobRoutes(deps: RegistryDeps): Route[] {
           ctx.res.writeHead(200, { 'Content-Length': blob.size });
         }
         ctx.log.bytesOut = range ? range.end - range.start + 1 : blob.size;
-        await pipeline(stream, ctx.res, { signal: ctx.signal });
+        await pipeline(opened.stream, ctx.res, { signal: ctx.signal });
       },
     },
     {
@@ -89,7 +89,7 @@ export function blobRoutes(deps: RegistryDeps): Route[] {
       pattern: PATTERN,
       access: (p) => ({ kind: 'repository', name: p.name ?? '', actions: ['pull'] }),
       async handle(ctx) {
-        const { blob } = lookup(ctx);
+        const { blob } = await lookup(ctx);
         headers(ctx.res, blob.digest);
         sendEmpty(ctx.res, 200, { 'Content-Length': blob.size });
       },
@@ -104,12 +104,8 @@ export function blobRoutes(deps: RegistryDeps): Route[] {
         const name = repositoryName(ctx.params);
         ctx.log.repository = name;
         const digest = digestParam(ctx.params.digest);
-        const decision = await deps.hooks.beforeDelete({ name, tag: null, digest, principal: ctx.principal });
-        // With immutable tags, a layer under a stored manifest stays: unlinking it would break the image.
-        if (!decision.allowTagOverwrite && deps.meta.blobReferenced(name, digest)) {
-          throw immutableRefusal('deleting a blob that a manifest references', { digest });
-        }
-        if (!deps.meta.unlinkBlob(name, digest)) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
+        const rules = await deps.hooks.beforeDelete({ name, tag: null, digest, principal: ctx.principal });
+        throwIfRefused(await deps.meta.unlinkBlob(name, digest, rules), () => new RegistryError('BLOB_UNKNOWN', undefined, { digest }));
         sendEmpty(ctx.res, 202, { 'Docker-Content-Digest': digest });
       },
     },

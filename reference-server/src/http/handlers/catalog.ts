@@ -14,13 +14,13 @@ export function catalogRoutes(deps: RegistryDeps): Route[] {
       access: () => ({ kind: 'catalog' }),
       async handle(ctx) {
         const page = pageParams(ctx.url, deps.options.maxPageSize);
-        const visible = (p: Page): string[] => {
+        const visible = async (p: Page): Promise<string[]> => {
           if (ctx.principal.admin) return deps.meta.listRepositories(p);
           // Filter by what the caller may pull, reading further until the page is full.
           const out: string[] = [];
           let last = p.last;
           for (;;) {
-            const batch = deps.meta.listRepositories({ n: 500, ...(last ? { last } : {}) });
+            const batch = await deps.meta.listRepositories({ n: 500, ...(last ? { last } : {}) });
             for (const name of batch) {
               if (ctx.principal.can(name, 'pull')) out.push(name);
               if (p.n !== undefined && out.length >= p.n) return out;
@@ -29,7 +29,7 @@ export function catalogRoutes(deps: RegistryDeps): Route[] {
             last = batch[batch.length - 1];
           }
         };
-        const { items, link } = paginate(page, visible, '/v2/_catalog');
+        const { items, link } = await paginate(page, visible, '/v2/_catalog');
         ctx.log.bytesOut = sendJson(ctx.res, 200, { repositories: items }, link ? { Link: link } : {});
       },
     },

@@ -1,25 +1,34 @@
 /** /v2/<name>/manifests/<reference> — GET, HEAD, PUT, DELETE by tag or digest. */
 import type { Route, RequestContext } from '../route.js';
 import type { RegistryDeps } from '../../registry/deps.js';
-import { RegistryError, immutableRefusal } from '../../oci/errors.js';
+import { RegistryError, throwIfRefused } from '../../oci/errors.js';
 import { digestOf, parseDigest } from '../../oci/digest.js';
 import { parseManifest } from '../../oci/manifest.js';
 import { MAX_MANIFEST_BYTES } from '../../oci/media-types.js';
 import { readBody, sendEmpty } from '../respond.js';
-import { referenceParam, repositoryName } from '../names.js';
+import { referenceParam, repositoryName, type Reference } from '../names.js';
+import { isValidTag } from '../../oci/names.js';
 import type { ManifestRecord } from '../../metadata/store.js';
 
 const PATTERN = /^\/v2\/(?<name>.+)\/manifests\/(?<reference>[^/]+)$/;
+
+/** Tags a PUT names: the reference when it is a tag, else the OCI 1.1 `?tag=` parameters (several allowed). */
+function tagsOf(ref: Reference, url: URL): string[] {
+  if (ref.kind === 'tag') return [ref.tag];
+  const tags = url.searchParams.getAll('tag');
+  for (const t of tags) if (!isValidTag(t)) throw new RegistryError('TAG_INVALID', 'invalid tag parameter', { tag: t });
+  return [...new Set(tags)];
+}
 
 export function manifestRoutes(deps: RegistryDeps): Route[] {
   const resolve = async (ctx: RequestContext): Promise<ManifestRecord> => {
     const name = repositoryName(ctx.params);
     ctx.log.repository = name;
     const ref = referenceParam(ctx.params.reference);
-    const digest = ref.kind === 'digest' ? ref.digest : deps.meta.resolveTag(name, ref.tag);
-    const manifest = digest ? deps.meta.getManifest(name, digest) : null;
+    const digest = ref.kind === 'digest' ? ref.digest : await deps.meta.resolveTag(name, ref.tag);
+    const manifest = digest ? await deps.meta.getManifest(name, digest) : null;
     if (!manifest) {
-      const e = deps.meta.repositoryExists(name) ? 'MANIFEST_UNKNOWN' : 'NAME_UNKNOWN';
+      const e = (await deps.meta.repositoryExists(name)) ? 'MANIFEST_UNKNOWN' : 'NAME_UNKNOWN';
       throw new RegistryError(e, undefined, { name, reference: ctx.params.reference });
     }
     await deps.hooks.beforeManifestServe({ name, digest: manifest.digest, mediaType: manifest.mediaType, principal: ctx.principal });
@@ -67,6 +76,7 @@ export function manifestRoutes(deps: RegistryDeps): Route[] {
         const name = repositoryName(ctx.params);
         ctx.log.repository = name;
         const ref = referenceParam(ctx.params.reference);
+        const tags = tagsOf(ref, ctx.url);
         const body = await readBody(
           ctx.req,
           MAX_MANIFEST_BYTES,
@@ -79,9 +89,8 @@ export function manifestRoutes(deps: RegistryDeps): Route[] {
           throw new RegistryError('DIGEST_INVALID', 'manifest digest does not match its content', { expected: ref.digest, actual: digest });
         }
         const parsed = parseManifest(body, ctx.req.headers['content-type']);
-        const tag = ref.kind === 'tag' ? ref.tag : null;
-        const decision = await deps.hooks.beforeManifestPut({ name, tag, digest, principal: ctx.principal });
-        const result = deps.meta.putManifest(
+        const rules = await deps.hooks.beforeManifestPut({ name, tags, digest, principal: ctx.principal });
+        const result = await deps.meta.putManifest(
           {
             repository: name,
             digest,
@@ -93,25 +102,22 @@ export function manifestRoutes(deps: RegistryDeps): Route[] {
             references: parsed.references,
             attestation: parsed.attestation,
           },
-          tag,
-          decision,
+          tags,
+          rules,
         );
         if (result.missing.length > 0) {
           throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest references ${result.missing.length} unknown blob(s) or manifest(s)`, {
             missing: result.missing.map((r) => r.digest),
           });
         }
-        if (result.tagConflict) {
-          throw new RegistryError('TAG_IMMUTABLE', undefined, {
-            rule: 'allow_tag_overwrite',
-            tag,
-            current: result.tagConflict.existingDigest,
-          });
+        if (result.conflict) {
+          throw new RegistryError('TAG_IMMUTABLE', undefined, { rule: 'allow_tag_overwrite', tag: result.conflict.tag, current: result.conflict.current });
         }
         sendEmpty(ctx.res, 201, {
           Location: `/v2/${name}/manifests/${digest}`,
           'Docker-Content-Digest': digest,
           ...(parsed.subject ? { 'OCI-Subject': parsed.subject } : {}),
+          ...(ref.kind === 'digest' && result.tagsSet.length > 0 ? { 'OCI-Tag': [...result.tagsSet] } : {}),
         });
       },
     },
@@ -126,24 +132,13 @@ export function manifestRoutes(deps: RegistryDeps): Route[] {
         ctx.log.repository = name;
         const ref = referenceParam(ctx.params.reference);
         if (ref.kind === 'tag') {
-          const digest = deps.meta.resolveTag(name, ref.tag);
+          const digest = await deps.meta.resolveTag(name, ref.tag);
           if (!digest) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { name, tag: ref.tag });
-          const decision = await deps.hooks.beforeDelete({ name, tag: ref.tag, digest, principal: ctx.principal });
-          if (!decision.allowTagOverwrite) {
-            throw immutableRefusal('deleting a tag', { tag: ref.tag });
-          }
-          deps.meta.deleteTag(name, ref.tag);
+          const rules = await deps.hooks.beforeDelete({ name, tag: ref.tag, digest, principal: ctx.principal });
+          throwIfRefused(await deps.meta.deleteTag(name, ref.tag, rules), () => new RegistryError('MANIFEST_UNKNOWN', undefined, { name, tag: ref.tag }));
         } else {
-          const decision = await deps.hooks.beforeDelete({ name, tag: null, digest: ref.digest, principal: ctx.principal });
-          if (!decision.allowTagOverwrite && deps.meta.manifestReferenced(name, ref.digest)) {
-            throw immutableRefusal('deleting a manifest that an index lists', { digest: ref.digest });
-          }
-          if (!decision.allowTagOverwrite && deps.meta.tagsOf(name, ref.digest).length > 0) {
-            throw immutableRefusal('deleting a tagged manifest', { tags: deps.meta.tagsOf(name, ref.digest) });
-          }
-          if (!deps.meta.deleteManifest(name, ref.digest)) {
-            throw new RegistryError('MANIFEST_UNKNOWN', undefined, { name, digest: ref.digest });
-          }
+          const rules = await deps.hooks.beforeDelete({ name, tag: null, digest: ref.digest, principal: ctx.principal });
+          throwIfRefused(await deps.meta.deleteManifest(name, ref.digest, rules), () => new RegistryError('MANIFEST_UNKNOWN', undefined, { name, digest: ref.digest }));
         }
         sendEmpty(ctx.res, 202);
       },

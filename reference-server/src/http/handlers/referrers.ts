@@ -17,7 +17,7 @@ export function referrerRoutes(deps: RegistryDeps): Route[] {
         ctx.log.repository = name;
         const subject = digestParam(ctx.params.digest);
         const artifactType = ctx.url.searchParams.get('artifactType') ?? undefined;
-        const all = deps.meta.referrers(name, subject, artifactType);
+        const all = await deps.meta.referrers(name, subject, artifactType);
         // Page by digest order; the Link target is opaque to clients.
         const after = ctx.url.searchParams.get('last');
         const from = after ? all.filter((r) => r.digest > after) : all;

@@ -16,9 +16,9 @@ export function tagRoutes(deps: RegistryDeps): Route[] {
       async handle(ctx) {
         const name = repositoryName(ctx.params);
         ctx.log.repository = name;
-        if (!deps.meta.repositoryExists(name)) throw new RegistryError('NAME_UNKNOWN', undefined, { name });
+        if (!(await deps.meta.repositoryExists(name))) throw new RegistryError('NAME_UNKNOWN', undefined, { name });
         const page = pageParams(ctx.url, deps.options.maxPageSize);
-        const { items, link } = paginate(page, (p) => deps.meta.listTags(name, p), `/v2/${name}/tags/list`);
+        const { items, link } = await paginate(page, (p) => deps.meta.listTags(name, p), `/v2/${name}/tags/list`);
         ctx.log.bytesOut = sendJson(ctx.res, 200, { name, tags: items }, link ? { Link: link } : {});
       },
     },

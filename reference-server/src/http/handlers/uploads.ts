@@ -64,11 +64,11 @@ export function uploadRoutes(deps: RegistryDeps): Route[] {
   const blobCreated = (ctx: RequestContext, name: string, digest: string) =>
     sendEmpty(ctx.res, 201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest });
 
-  const session = (ctx: RequestContext) => {
+  const session = async (ctx: RequestContext) => {
     const name = repositoryName(ctx.params);
     ctx.log.repository = name;
     const id = ctx.params.uuid ?? '';
-    return { name, id, rec: deps.uploads.get(id, name) };
+    return { name, id, rec: await deps.uploads.get(id, name) };
   };
 
   return [
@@ -89,11 +89,16 @@ export function uploadRoutes(deps: RegistryDeps): Route[] {
           // Mount only from repositories the caller may pull from; otherwise fall back to an upload session.
           // A named source must also be in the request's token (clients ask for `repository:<from>:pull`);
           // without `from` the client cannot name it, so the account's own access decides.
-          const sources = from !== null ? (isValidName(from) ? [from] : []) : deps.meta.repositoriesWithBlob(mount);
-          const source = sources.find(
-            (r) => deps.meta.getLinkedBlob(r, mount) && ctx.principal.can(r, 'pull') && (from === null || ctx.principal.grants(r, 'pull')),
-          );
-          if (source !== undefined && deps.meta.linkBlob(mount, name)) {
+          const sources = from !== null ? (isValidName(from) ? [from] : []) : await deps.meta.repositoriesWithBlob(mount);
+          let source: string | undefined;
+          for (const r of sources) {
+            if (!ctx.principal.can(r, 'pull') || (from !== null && !ctx.principal.grants(r, 'pull'))) continue;
+            if (await deps.meta.getLinkedBlob(r, mount)) {
+              source = r;
+              break;
+            }
+          }
+          if (source !== undefined && (await deps.meta.linkBlob(mount, name))) {
             ctx.req.resume();
             return blobCreated(ctx, name, mount);
           }
@@ -118,10 +123,9 @@ export function uploadRoutes(deps: RegistryDeps): Route[] {
       pattern: SESSION,
       access: push,
       async handle(ctx) {
-        const { name, id } = session(ctx);
-        const before = deps.uploads.get(id, name).offset;
+        const { name, id, rec: before } = await session(ctx);
         const rec = await deps.uploads.append(id, name, ctx.req, chunkOptions(ctx));
-        ctx.log.bytesIn = rec.offset - before;
+        ctx.log.bytesIn = rec.offset - before.offset;
         return sessionAccepted(ctx, name, id, rec.offset);
       },
     },
@@ -131,7 +135,7 @@ export function uploadRoutes(deps: RegistryDeps): Route[] {
       pattern: SESSION,
       access: push,
       async handle(ctx) {
-        const { name, id, rec } = session(ctx);
+        const { name, id, rec } = await session(ctx);
         const digest = ctx.url.searchParams.get('digest') ?? '';
         const final = hasBody(ctx) ? { body: ctx.req, opts: chunkOptions(ctx) } : null;
         if (!final) ctx.req.resume();
@@ -146,7 +150,7 @@ export function uploadRoutes(deps: RegistryDeps): Route[] {
       pattern: SESSION,
       access: push,
       async handle(ctx) {
-        const { name, id, rec } = session(ctx);
+        const { name, id, rec } = await session(ctx);
         sendEmpty(ctx.res, 204, { Location: uploadLocation(name, id), Range: rangeHeader(rec.offset), 'Docker-Upload-UUID': id });
       },
     },
@@ -156,7 +160,7 @@ export function uploadRoutes(deps: RegistryDeps): Route[] {
       pattern: SESSION,
       access: push,
       async handle(ctx) {
-        const { name, id } = session(ctx);
+        const { name, id } = await session(ctx);
         await deps.uploads.cancel(id, name);
         sendEmpty(ctx.res, 204);
       },

@@ -1,34 +1,41 @@
 /**
- * GcMetadata on the same SQLite database as SqliteMetadataStore (tables in sqlite-store.ts). Every method
- * is synchronous and is one statement or one transaction: GC composes them into "re-check, then delete"
- * transactions (see gc/README.md for why that, plus the single thread, is the safety argument).
+ * GcStore on the embedded SQLite database (same tables as registry-store.ts). Each re-check-and-delete is
+ * one synchronous transaction; collectBlob/collectOrphan hold the per-digest KeyedMutex that
+ * commitBlob takes, across the storage delete. A dry run works on an in-memory copy of the database
+ * (db.serialize()), so the real tables are never touched.
  */
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
+import { KeyedMutex } from '../keyed-mutex.js';
+import type { BlobRecord } from '../store.js';
 import type {
-  BlobRecord,
+  CollectOutcome,
   GcBlobState,
   GcLinkRow,
   GcLinkState,
   GcManifestRow,
   GcManifestState,
-  GcMetadata,
   GcRefRow,
   GcRunRecord,
+  GcStore,
   UsageCounts,
-} from './store.js';
-
-type DB = Database.Database;
+} from '../gc-store.js';
+import type { DB } from './database.js';
 
 /** Image names passed to SQL as one JSON array parameter (json_each), so a scope of any size is one query. */
 const IN_NAMES = '(SELECT value FROM json_each(?))';
 
-export class SqliteGcMetadata implements GcMetadata {
+export class SqliteGcStore implements GcStore {
   private readonly q;
+  private runs: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly db: DB) {
+  constructor(
+    private readonly db: DB,
+    private readonly locks: KeyedMutex,
+    private readonly now: () => number = Date.now,
+  ) {
     const p = (sql: string) => db.prepare(sql);
     this.q = {
-      imageNames: p('SELECT repository FROM manifests UNION SELECT repository FROM repo_blobs UNION SELECT repository FROM tags ORDER BY 1'),
+      imageNames: p('SELECT repository FROM manifests UNION SELECT repository FROM repo_blobs UNION SELECT repository FROM tags ORDER BY 1').pluck(),
       manifestsOf: p(
         `SELECT m.digest, m.subject, m.created_at, m.size,
                 EXISTS(SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest) AS tagged
@@ -61,9 +68,10 @@ export class SqliteGcMetadata implements GcMetadata {
       ),
       unusedBlobs: p(
         `SELECT b.digest, b.size, b.created_at FROM blobs b
-          WHERE NOT EXISTS(SELECT 1 FROM repo_blobs l WHERE l.digest = b.digest)
+          WHERE b.digest > ?
+            AND NOT EXISTS(SELECT 1 FROM repo_blobs l WHERE l.digest = b.digest)
             AND NOT EXISTS(SELECT 1 FROM manifest_refs r WHERE r.child = b.digest AND r.kind = 'blob')
-          ORDER BY b.digest`,
+          ORDER BY b.digest LIMIT ?`,
       ),
       blobState: p(
         `SELECT b.size, b.created_at,
@@ -71,6 +79,7 @@ export class SqliteGcMetadata implements GcMetadata {
                 (SELECT COUNT(*) FROM manifest_refs r WHERE r.child = b.digest AND r.kind = 'blob') AS refs
            FROM blobs b WHERE b.digest = ?`,
       ),
+      hasBlob: p('SELECT 1 FROM blobs WHERE digest = ?'),
       deleteBlob: p('DELETE FROM blobs WHERE digest = ?'),
       insertRun: p('INSERT INTO gc_runs (scope, finished_at, dry_run, report) VALUES (?, ?, ?, ?)'),
       lastRun: p(`SELECT MAX(finished_at) AS t FROM gc_runs WHERE dry_run = 0 AND scope IN ${IN_NAMES}`),
@@ -90,84 +99,100 @@ export class SqliteGcMetadata implements GcMetadata {
     };
   }
 
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)() as T;
+  private tx<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
   }
 
-  imageNames(): string[] {
-    return (this.q.imageNames.all() as { repository: string }[]).map((r) => r.repository);
+  async imageNames(): Promise<string[]> {
+    return this.q.imageNames.all() as string[];
   }
 
-  manifestsOf(repository: string): GcManifestRow[] {
+  async manifestsOf(repository: string): Promise<GcManifestRow[]> {
     const rows = this.q.manifestsOf.all(repository) as { digest: string; subject: string | null; created_at: number; size: number; tagged: number }[];
     return rows.map((r) => ({ digest: r.digest, subject: r.subject, createdAt: r.created_at, size: r.size, tagged: r.tagged === 1 }));
   }
 
-  refsOf(repository: string): GcRefRow[] {
+  async refsOf(repository: string): Promise<GcRefRow[]> {
     return this.q.refsOf.all(repository) as GcRefRow[];
   }
 
-  linksOf(repository: string): GcLinkRow[] {
+  async linksOf(repository: string): Promise<GcLinkRow[]> {
     const rows = this.q.linksOf.all(repository) as { digest: string; size: number; linked_at: number; last_referenced_at: number | null }[];
     return rows.map((r) => ({ digest: r.digest, size: r.size, linkedAt: r.linked_at, lastReferencedAt: r.last_referenced_at }));
   }
 
-  manifestState(repository: string, digest: string): GcManifestState | null {
-    const r = this.q.manifestState.get(repository, digest) as
-      | { subject: string | null; created_at: number; tagged: number; is_child: number; subject_present: number }
-      | undefined;
-    if (!r) return null;
-    return { subject: r.subject, createdAt: r.created_at, tagged: r.tagged === 1, isChild: r.is_child === 1, subjectPresent: r.subject_present === 1 };
-  }
-
-  removeManifest(repository: string, digest: string): boolean {
-    return this.transaction(() => {
-      if (this.q.deleteManifest.run(repository, digest).changes === 0) return false;
+  async collectManifest(repository: string, digest: string, may: (s: GcManifestState) => boolean): Promise<CollectOutcome> {
+    return this.tx((): CollectOutcome => {
+      const r = this.q.manifestState.get(repository, digest) as
+        | { subject: string | null; created_at: number; tagged: number; is_child: number; subject_present: number }
+        | undefined;
+      if (!r) return 'gone';
+      const state: GcManifestState = {
+        subject: r.subject,
+        createdAt: r.created_at,
+        tagged: r.tagged === 1,
+        isChild: r.is_child === 1,
+        subjectPresent: r.subject_present === 1,
+      };
+      if (!may(state)) return 'kept';
+      this.q.deleteManifest.run(repository, digest);
       this.q.deleteRefs.run(repository, digest);
       this.q.deleteTagsOf.run(repository, digest);
       this.q.forgetRepo.run({ name: repository });
-      return true;
+      return 'deleted';
     });
   }
 
-  linkState(repository: string, digest: string): GcLinkState | null {
-    const r = this.q.linkState.get(repository, digest) as { linked_at: number; last_referenced_at: number | null; referenced: number } | undefined;
-    return r ? { linkedAt: r.linked_at, lastReferencedAt: r.last_referenced_at, referenced: r.referenced === 1 } : null;
-  }
-
-  removeLink(repository: string, digest: string): boolean {
-    return this.transaction(() => {
-      if (this.q.deleteLink.run(repository, digest).changes === 0) return false;
+  async collectLink(repository: string, digest: string, may: (s: GcLinkState) => boolean): Promise<CollectOutcome> {
+    return this.tx((): CollectOutcome => {
+      const r = this.q.linkState.get(repository, digest) as { linked_at: number; last_referenced_at: number | null; referenced: number } | undefined;
+      if (!r) return 'gone';
+      if (!may({ linkedAt: r.linked_at, lastReferencedAt: r.last_referenced_at, referenced: r.referenced === 1 })) return 'kept';
+      this.q.deleteLink.run(repository, digest);
       this.q.forgetRepo.run({ name: repository });
-      return true;
+      return 'deleted';
     });
   }
 
-  unusedBlobs(): BlobRecord[] {
-    const rows = this.q.unusedBlobs.all() as { digest: string; size: number; created_at: number }[];
+  async unusedBlobs(after: string | null, limit: number): Promise<BlobRecord[]> {
+    const rows = this.q.unusedBlobs.all(after ?? '', limit) as { digest: string; size: number; created_at: number }[];
     return rows.map((r) => ({ digest: r.digest, size: r.size, createdAt: r.created_at }));
   }
 
-  blobState(digest: string): GcBlobState | null {
-    const r = this.q.blobState.get(digest) as { size: number; created_at: number; links: number; refs: number } | undefined;
-    return r ? { size: r.size, createdAt: r.created_at, links: r.links, references: r.refs } : null;
+  async collectBlob(digest: string, may: (s: GcBlobState) => boolean, deleteBytes: () => Promise<void>): Promise<number | null> {
+    return this.locks.run(digest, async () => {
+      const size = this.tx(() => {
+        const r = this.q.blobState.get(digest) as { size: number; created_at: number; links: number; refs: number } | undefined;
+        if (!r || !may({ size: r.size, createdAt: r.created_at, links: r.links, references: r.refs })) return null;
+        this.q.deleteBlob.run(digest);
+        return r.size;
+      });
+      // The record delete is committed before the bytes go: a crash in between leaves bytes without a
+      // record (an orphan, collected later), never a record without its bytes.
+      if (size !== null) await deleteBytes();
+      return size;
+    });
   }
 
-  removeBlobRecord(digest: string): boolean {
-    return this.q.deleteBlob.run(digest).changes > 0;
+  async collectOrphan(digest: string, deleteBytes: () => Promise<void>): Promise<boolean> {
+    return this.locks.run(digest, async () => {
+      if (this.q.hasBlob.get(digest)) return false;
+      await deleteBytes();
+      return true;
+    });
   }
 
-  recordGcRun(run: GcRunRecord): void {
+  async recordGcRun(run: GcRunRecord): Promise<void> {
     this.q.insertRun.run(run.scope, run.finishedAt, run.dryRun ? 1 : 0, JSON.stringify(run.report));
   }
 
-  lastGcRun(scopes: readonly string[]): number | null {
+  async lastGcRun(scopes: readonly string[]): Promise<number | null> {
     return (this.q.lastRun.get(JSON.stringify(scopes)) as { t: number | null }).t;
   }
 
-  usage(names: readonly string[]): UsageCounts {
+  async usage(names: readonly string[]): Promise<UsageCounts> {
     const json = JSON.stringify(names);
-    return this.transaction(() => {
+    return this.tx(() => {
       const images = (this.q.usageImages.get(json) as { n: number }).n;
       const tags = this.q.usageTags.get(json) as { n: number; t: number | null };
       const manifests = this.q.usageManifests.get(json) as { n: number; t: number | null };
@@ -183,5 +208,24 @@ export class SqliteGcMetadata implements GcMetadata {
         lastPush: times.length > 0 ? Math.max(...times) : null,
       };
     });
+  }
+
+  async dryRun<T>(fn: (view: GcStore) => Promise<T>): Promise<T> {
+    const image = this.db.serialize();
+    // A WAL database's header says so (bytes 18-19 = 2); an in-memory copy must be a rollback-journal one.
+    image[18] = 1;
+    image[19] = 1;
+    const copy = new Database(image);
+    try {
+      return await fn(new SqliteGcStore(copy, new KeyedMutex(), this.now));
+    } finally {
+      copy.close();
+    }
+  }
+
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.runs.then(fn);
+    this.runs = next.catch(() => undefined);
+    return next;
   }
 }

@@ -13,6 +13,7 @@ const COMMANDS = {
   gc: ['reference-server/src/gc/cli.js', 'gcCommand', 'run garbage collection on a data directory'],
   user: ['reference-server/src/auth/cli.js', 'userCommand', 'add, change or remove users (user add|passwd|rm)'],
   token: ['reference-server/src/auth/cli.js', 'tokenCommand', 'create or revoke access tokens (token create|revoke)'],
+  keys: ['reference-server/src/auth/keys-cli.js', 'keysCommand', 'list, rotate or retire token signing keys'],
   conformance: ['conformance/src/cli.js', 'main', 'check a registry against the conformance suite'],
   verify: ['src/verify-cli.js', 'main', 'verify what a tag or digest points at in a registry'],
 };

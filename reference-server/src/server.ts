@@ -28,6 +28,7 @@ import { tagRoutes } from './http/handlers/tags.js';
 import { catalogRoutes } from './http/handlers/catalog.js';
 import { referrerRoutes } from './http/handlers/referrers.js';
 import { metricsRoutes } from './http/handlers/metrics.js';
+import { healthRoutes } from './http/handlers/health.js';
 
 export interface Registry {
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
@@ -43,6 +44,8 @@ export interface Registry {
   readonly gc: GcServices;
   /** The storage and metadata backends (compose.ts). */
   readonly backends: Backends;
+  /** Marks the registry as draining: /readyz answers 503 so load balancers stop sending new requests. */
+  drain(): void;
   /** Aborts in-flight work and closes the stores. */
   close(): Promise<void>;
 }
@@ -113,7 +116,12 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
 
   // Order matters where patterns overlap: specific /v2/ paths (token, catalog) before the name patterns,
   // upload sessions before blobs/<digest>.
+  let draining = false;
   const routes: Route[] = [
+    ...healthRoutes({
+      checks: { database: () => backends.metadata.ping(), storage: () => blobs.check() },
+      draining: () => draining,
+    }),
     ...extraRoutes,
     ...baseRoutes(),
     ...catalogRoutes(deps),
@@ -237,7 +245,11 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
     auth,
     gc,
     backends,
+    drain() {
+      draining = true;
+    },
     async close() {
+      draining = true;
       clearInterval(purgeTimer);
       for (const a of handlerAborts) a.abort(new Error('server shutting down'));
       await gc.close();
@@ -285,6 +297,7 @@ export async function startRegistry(overrides: Record<string, unknown> | Config 
     registry,
     close() {
       closing ??= (async () => {
+        registry.drain();
         // Stop accepting, let in-flight requests finish for a grace period, then abort them: an aborted
         // chunk is rolled back to its last complete offset, so the client can resume after restart.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -73,7 +73,11 @@ export class Accounts {
   /** Recently verified passwords: key (see checkPassword) → valid until (ms). */
   private readonly verified = new Map<string, number>();
 
-  constructor(private readonly store: AccountStore) {}
+  /** `verify` is the scrypt check (injectable so tests can count how often it really runs). */
+  constructor(
+    private readonly store: AccountStore,
+    private readonly verify: (password: string, stored: string) => Promise<boolean> = verifyPassword,
+  ) {}
 
   // --- users -----------------------------------------------------------------------------------------
   async getUser(username: string): Promise<User | null> {
@@ -114,7 +118,7 @@ export class Accounts {
   async checkPassword(username: string, password: string): Promise<User | null> {
     const r = await this.store.getUser(username);
     if (!r || r.passwordHash === null) {
-      await verifyPassword(password, await dummyHash());
+      await this.verify(password, await dummyHash());
       return null;
     }
     // Clients that send Basic on every request (skopeo with --creds, some CI tools) would otherwise pay a
@@ -123,7 +127,7 @@ export class Accounts {
     const key = createHash('sha256').update(`${username}\0${password}\0${r.passwordHash}`).digest('base64');
     const until = this.verified.get(key);
     if (until !== undefined && until > Date.now()) return toUser(r);
-    if (!(await verifyPassword(password, r.passwordHash))) return null;
+    if (!(await this.verify(password, r.passwordHash))) return null;
     if (this.verified.size > 10_000) this.verified.clear();
     this.verified.set(key, Date.now() + 60_000);
     return toUser(r);

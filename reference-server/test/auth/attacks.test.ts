@@ -3,9 +3,8 @@
  * beyond their grant, revoked credentials, path tricks. Every one must be refused.
  */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createPrivateKey, createPublicKey, createHmac, generateKeyPairSync } from 'node:crypto';
+
+import { createPublicKey, createHmac, generateKeyPairSync } from 'node:crypto';
 import { SignJWT, decodeJwt } from 'jose';
 import { authFixture, basic, ADMIN_PASSWORD, type AuthFixture, type TapTest } from './harness.js';
 import { bearer, pushAs, uniqueImage, seedToken } from './client.js';
@@ -20,7 +19,8 @@ async function setup(t: TapTest) {
   t.equal((await pushAs(fx.request, 'team-b/app', uniqueImage(), 'v1', admin)).status, 201);
   const jwks = (await fx.request.get('/api/auth/jwks')).body as { keys: { kid: string }[] };
   const kid = jwks.keys[0]!.kid;
-  const privateKey = createPrivateKey(readFileSync(join(fx.dataDir, 'auth', 'token-signing-key.pem')));
+  // The registry's own signing key, as stored in its database (a forgery needs it to be a control case).
+  const privateKey = fx.auth.keys!.signingKey().privateKey;
   const now = Math.floor(Date.now() / 1000);
   const claims = {
     iss: 'nitro-registry',

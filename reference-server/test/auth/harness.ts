@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import supertest from 'supertest';
 import { startRegistry } from '../../src/server.js';
-import type { SqliteMetadataStore } from '../../src/metadata/sqlite-store.js';
+import type { MetadataStore } from '../../src/metadata/store.js';
 import type { Auth } from '../../src/auth/index.js';
 
 export interface TeardownHost {
@@ -23,7 +23,7 @@ export interface AuthFixture {
   readonly dataDir: string;
   readonly request: supertest.Agent;
   readonly auth: Auth;
-  readonly meta: SqliteMetadataStore;
+  readonly meta: MetadataStore;
   /** Every log line (JSON objects), to assert audit lines and that no secret is logged. */
   readonly logLines: Record<string, unknown>[];
   readonly logText: () => string;
@@ -89,7 +89,7 @@ export async function authFixture(
     dataDir,
     request: supertest(running.server),
     auth: registry.auth,
-    meta: registry.deps.meta as SqliteMetadataStore,
+    meta: registry.deps.meta,
     logLines,
     logText: () => raw,
   };

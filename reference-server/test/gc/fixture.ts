@@ -3,15 +3,15 @@ import { Readable } from 'node:stream';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
-import { openDatabase, SqliteMetadataStore } from '../../src/metadata/sqlite-store.js';
-import { SqliteGcMetadata } from '../../src/metadata/sqlite-gc-store.js';
+import { openSqliteBackend } from '../../src/metadata/sqlite/index.js';
 import { UploadService } from '../../src/registry/uploads.js';
 import { GarbageCollector, type GcDeps } from '../../src/gc/collector.js';
 import { parseGcConfig } from '../../src/gc/policy.js';
 import { StatsService } from '../../src/gc/stats.js';
 import { digestOf, parseDigest } from '../../src/oci/digest.js';
 import { parseManifest } from '../../src/oci/manifest.js';
-import type { GcMetadata } from '../../src/metadata/store.js';
+import type { GcStore } from '../../src/metadata/gc-store.js';
+import type { DeleteOutcome } from '../../src/metadata/store.js';
 
 export interface Image {
   digest: string;
@@ -19,18 +19,22 @@ export interface Image {
   size: number;
 }
 
-export async function makeFixture(dir: string, opts: { gcConfig?: Record<string, unknown>; wrapGcMeta?: (m: GcMetadata) => GcMetadata } = {}) {
+const MUTABLE = { immutableTags: false };
+const ok = (o: DeleteOutcome) => o.ok;
+
+export async function makeFixture(dir: string, opts: { gcConfig?: Record<string, unknown>; wrapGcStore?: (m: GcStore) => GcStore } = {}) {
   let clock = Date.now(); // real time: blob files carry real mtimes (orphan sweep)
   const now = () => clock;
   const blobs = new FsBlobStore(dir);
   await blobs.init();
-  const db = openDatabase(join(dir, 'registry.db'));
-  const meta = new SqliteMetadataStore(db, { now });
+  const backend = openSqliteBackend(dir, { now });
+  const { db } = backend;
+  const meta = backend.registry;
   const uploads = new UploadService(blobs, meta);
-  const rawGcMeta = new SqliteGcMetadata(db);
-  const gcMeta = opts.wrapGcMeta ? opts.wrapGcMeta(rawGcMeta) : rawGcMeta;
+  const rawGcStore = backend.gc;
+  const gcStore = opts.wrapGcStore ? opts.wrapGcStore(rawGcStore) : rawGcStore;
   const deps: GcDeps = {
-    gcMeta,
+    gcStore,
     meta,
     blobs,
     purgeUploads: (cutoff) => uploads.purgeStale(cutoff),
@@ -39,7 +43,7 @@ export async function makeFixture(dir: string, opts: { gcConfig?: Record<string,
     now,
   };
   const gc = new GarbageCollector(deps);
-  const stats = new StatsService(rawGcMeta);
+  const stats = new StatsService(rawGcStore);
   let counter = 0;
 
   const blobPath = (digest: string) => {
@@ -54,14 +58,24 @@ export async function makeFixture(dir: string, opts: { gcConfig?: Record<string,
     return digest;
   }
 
-  function putManifest(repo: string, doc: object, tag: string | null): { digest: string; missing: string[] } {
+  async function putManifest(repo: string, doc: object, tag: string | null): Promise<{ digest: string; missing: string[] }> {
     const body = Buffer.from(JSON.stringify(doc));
     const parsed = parseManifest(body, undefined);
     const digest = digestOf(body);
-    const r = meta.putManifest(
-      { repository: repo, digest, mediaType: parsed.mediaType, body, subject: parsed.subject, artifactType: parsed.artifactType, annotations: parsed.annotations, references: parsed.references },
-      tag,
-      { allowTagOverwrite: true },
+    const r = await meta.putManifest(
+      {
+        repository: repo,
+        digest,
+        mediaType: parsed.mediaType,
+        body,
+        subject: parsed.subject,
+        artifactType: parsed.artifactType,
+        annotations: parsed.annotations,
+        references: parsed.references,
+        attestation: parsed.attestation,
+      },
+      tag === null ? [] : [tag],
+      MUTABLE,
     );
     return { digest, missing: r.missing.map((m) => m.digest) };
   }
@@ -79,26 +93,26 @@ export async function makeFixture(dir: string, opts: { gcConfig?: Record<string,
       layers: layerDigests.map((d) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d, size: 1 })),
       ...(extra.subject ? { subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: extra.subject.digest, size: extra.subject.size } } : {}),
     };
-    const { digest, missing } = putManifest(repo, doc, tag);
+    const { digest, missing } = await putManifest(repo, doc, tag);
     if (missing.length > 0) throw new Error(`missing ${missing.join(',')}`);
     return { digest, blobs: [config, ...layerDigests], size: Buffer.byteLength(JSON.stringify(doc)) };
   }
 
-  function index(repo: string, tag: string | null, children: Image[]): Image {
+  async function index(repo: string, tag: string | null, children: Image[]): Promise<Image> {
     const doc = {
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.index.v1+json',
       manifests: children.map((c) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: c.digest, size: c.size })),
     };
-    const { digest, missing } = putManifest(repo, doc, tag);
+    const { digest, missing } = await putManifest(repo, doc, tag);
     if (missing.length > 0) throw new Error(`missing ${missing.join(',')}`);
     return { digest, blobs: [], size: Buffer.byteLength(JSON.stringify(doc)) };
   }
 
   /** True when the blob has its record AND its file. */
-  const blobStored = (digest: string) => meta.getBlob(digest) !== null && existsSync(blobPath(digest));
+  const blobStored = async (digest: string) => (await meta.getBlob(digest)) !== null && existsSync(blobPath(digest));
   /** True when neither the record nor the file is left. */
-  const blobGone = (digest: string) => meta.getBlob(digest) === null && !existsSync(blobPath(digest));
+  const blobGone = async (digest: string) => (await meta.getBlob(digest)) === null && !existsSync(blobPath(digest));
 
   return {
     dir,
@@ -106,8 +120,14 @@ export async function makeFixture(dir: string, opts: { gcConfig?: Record<string,
     meta,
     blobs,
     uploads,
-    gcMeta: rawGcMeta,
+    gcStore: rawGcStore,
     gc,
+    /** Deletes with the rules of a mutable repository; true when something was deleted. */
+    deleteTag: async (repo: string, tag: string) => ok(await meta.deleteTag(repo, tag, MUTABLE)),
+    deleteManifest: async (repo: string, digest: string) => ok(await meta.deleteManifest(repo, digest, MUTABLE)),
+    unlinkBlob: async (repo: string, digest: string) => ok(await meta.unlinkBlob(repo, digest, MUTABLE)),
+    /** Records a blob and links it, as a finished upload does (the bytes are assumed in place). */
+    addBlobAndLink: (digest: string, size: number, repo: string) => meta.commitBlob(digest, repo, async () => ({ size })),
     stats,
     pushBlob,
     putManifest,
@@ -120,7 +140,7 @@ export async function makeFixture(dir: string, opts: { gcConfig?: Record<string,
       clock += seconds * 1000;
     },
     now,
-    close: () => meta.close(),
+    close: () => backend.close(),
   };
 }
 

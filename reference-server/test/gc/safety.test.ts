@@ -4,20 +4,23 @@
  */
 import t from 'tap';
 import { makeFixture } from './fixture.js';
-import type { GcMetadata } from '../../src/metadata/store.js';
+import type { GcStore } from '../../src/metadata/gc-store.js';
 
-/** Wraps a GcMetadata so that `hook` runs once, just before the first call of `method` (a push "slipping in"). */
-function interfere(method: keyof GcMetadata, hook: () => void) {
+/**
+ * Wraps a GcStore so that `hook` runs once, just before the first call of `method` (a push "slipping in"
+ * between the mark and a deletion): the deletion's own re-check must see it.
+ */
+function interfere(method: keyof GcStore, hook: () => Promise<void>) {
   let fired = false;
-  return (m: GcMetadata): GcMetadata =>
+  return (m: GcStore): GcStore =>
     new Proxy(m, {
       get(target, prop, recv) {
         const v = Reflect.get(target, prop, recv) as unknown;
         if (typeof v !== 'function') return v;
-        return (...args: unknown[]) => {
+        return async (...args: unknown[]) => {
           if (prop === method && !fired) {
             fired = true;
-            hook();
+            await hook();
           }
           return (v as (...a: unknown[]) => unknown).apply(target, args);
         };
@@ -39,27 +42,27 @@ t.test('grace 0: a manifest PUT that loses the race fails with MANIFEST_BLOB_UNK
   // GC first: the unreferenced links (grace 0) go, the PUT is refused — never acknowledged then lost.
   const r = await f.gc.run({ graceSeconds: 0 });
   t.equal(r.blobs_deleted, 2);
-  const lost = f.putManifest('race/app', doc, 'v1');
+  const lost = await f.putManifest('race/app', doc, 'v1');
   t.same(lost.missing.sort(), [config, layer].sort(), 'PUT reports both blobs unknown (MANIFEST_BLOB_UNKNOWN)');
-  t.equal(f.meta.resolveTag('race/app', 'v1'), null);
+  t.equal(await f.meta.resolveTag('race/app', 'v1'), null);
 
   // Push again; PUT first: now GC with grace 0 keeps everything.
   await f.pushBlob('race/app', 'layer bytes');
   await f.pushBlob('race/app', 'config bytes');
-  t.same(f.putManifest('race/app', doc, 'v1').missing, []);
+  t.same((await f.putManifest('race/app', doc, 'v1')).missing, []);
   const r2 = await f.gc.run({ graceSeconds: 0 });
   t.equal(r2.links_deleted + r2.blobs_deleted, 0);
-  t.ok(f.blobStored(layer) && f.blobStored(config));
+  t.ok(await f.blobStored(layer) && await f.blobStored(config));
 });
 
 t.test('a tag pushed after the mark keeps the manifest (manifest re-check)', async (t) => {
   let f!: Awaited<ReturnType<typeof makeFixture>>;
   let digest = '';
   f = await makeFixture(t.testdir(), {
-    wrapGcMeta: interfere('manifestState', () => {
+    wrapGcStore: interfere('collectManifest', async () => {
       // The mark saw an untagged manifest; a client tags it before the deletion runs.
-      const body = f.meta.getManifest('stale/app', digest)!;
-      f.putManifest('stale/app', JSON.parse(body.body.toString()), 'late-tag');
+      const body = (await f.meta.getManifest('stale/app', digest))!;
+      await f.putManifest('stale/app', JSON.parse(body.body.toString()), 'late-tag');
     }),
   });
   t.teardown(f.close);
@@ -68,8 +71,8 @@ t.test('a tag pushed after the mark keeps the manifest (manifest re-check)', asy
   f.advance(5);
   const r = await f.gc.run({ graceSeconds: 0, deleteUntagged: true });
   t.equal(r.manifests_deleted, 0);
-  t.equal(f.meta.resolveTag('stale/app', 'late-tag'), img.digest);
-  for (const d of img.blobs) t.ok(f.blobStored(d));
+  t.equal(await f.meta.resolveTag('stale/app', 'late-tag'), img.digest);
+  for (const d of img.blobs) t.ok(await f.blobStored(d));
 });
 
 t.test('a manifest referencing a blob after the mark keeps its link (link re-check)', async (t) => {
@@ -78,8 +81,8 @@ t.test('a manifest referencing a blob after the mark keeps its link (link re-che
   let config = '';
   let putResult: string[] | null = null;
   f = await makeFixture(t.testdir(), {
-    wrapGcMeta: interfere('linkState', () => {
-      putResult = f.putManifest(
+    wrapGcStore: interfere('collectLink', async () => {
+      putResult = (await f.putManifest(
         'late/app',
         {
           schemaVersion: 2,
@@ -88,7 +91,7 @@ t.test('a manifest referencing a blob after the mark keeps its link (link re-che
           layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layer, size: 1 }],
         },
         'v1',
-      ).missing;
+      )).missing;
     }),
   });
   t.teardown(f.close);
@@ -99,26 +102,26 @@ t.test('a manifest referencing a blob after the mark keeps its link (link re-che
   t.same(putResult, [], 'the PUT that slipped in between mark and sweep succeeded');
   t.equal(r.links_deleted, 0, 'so neither link was swept');
   t.equal(r.blobs_deleted, 0);
-  t.ok(f.blobStored(layer) && f.blobStored(config));
+  t.ok(await f.blobStored(layer) && await f.blobStored(config));
 });
 
 t.test('an upload committed after the mark keeps its blob (blob re-check)', async (t) => {
   let f!: Awaited<ReturnType<typeof makeFixture>>;
   let digest = '';
   f = await makeFixture(t.testdir(), {
-    wrapGcMeta: interfere('blobState', () => {
-      // Same as UploadService.complete's synchronous block for a blob whose file is already there.
-      f.meta.addBlobAndLink(digest, 5, 'other/app');
+    wrapGcStore: interfere('collectBlob', async () => {
+      // An upload of the same content committed (its file is already there) before the deletion runs.
+      await f.addBlobAndLink(digest, 5, 'other/app');
     }),
   });
   t.teardown(f.close);
   digest = await f.pushBlob('up/app', 'bytes');
-  t.ok(f.meta.unlinkBlob('up/app', digest)); // the blob is now unlinked everywhere: a GC candidate
+  t.ok(await f.unlinkBlob('up/app', digest)); // the blob is now unlinked everywhere: a GC candidate
   f.advance(5);
   const r = await f.gc.run({ graceSeconds: 0 });
   t.equal(r.blobs_deleted, 0);
-  t.ok(f.blobStored(digest));
-  t.ok(f.meta.getLinkedBlob('other/app', digest));
+  t.ok(await f.blobStored(digest));
+  t.ok(await f.meta.getLinkedBlob('other/app', digest));
 });
 
 t.test('a mount of a swept blob is refused (the client uploads instead)', async (t) => {
@@ -127,6 +130,6 @@ t.test('a mount of a swept blob is refused (the client uploads instead)', async 
   const d = await f.pushBlob('src/app', 'mount me');
   f.advance(1);
   await f.gc.run({ graceSeconds: 0 });
-  t.equal(f.meta.linkBlob(d, 'dst/app'), false);
-  t.equal(f.meta.getLinkedBlob('dst/app', d), null);
+  t.equal(await f.meta.linkBlob(d, 'dst/app'), false);
+  t.equal(await f.meta.getLinkedBlob('dst/app', d), null);
 });

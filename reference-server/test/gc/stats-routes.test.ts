@@ -32,21 +32,24 @@ t.test('stats are correct after pushes, mounts, deletes and GC', async (t) => {
 
   const a = await f.image('proj/app', 'v1', ['shared-layer', 'a-layer']);
   await f.image('proj/tool', 'v1', ['shared-layer']);
-  t.ok(f.meta.tagsOf('proj/app', a.digest).length === 1);
-  f.putManifest('proj/app', JSON.parse(f.meta.getManifest('proj/app', a.digest)!.body.toString()), 'latest');
-  t.ok(f.meta.linkBlob(a.blobs[1]!, 'other/app'), 'mount the shared layer into another repository');
+  t.same(await f.meta.listTags('proj/app', {}), ['v1']);
+  await f.putManifest('proj/app', JSON.parse((await f.meta.getManifest('proj/app', a.digest))!.body.toString()), 'latest');
+  t.ok(await f.meta.linkBlob(a.blobs[1]!, 'other/app'), 'mount the shared layer into another repository');
 
   let s = (await request(app).get('/api/repository/proj/stats').expect(200)).body;
   t.match(s, { repository_id: 'proj', name: 'proj', total_images: 2, total_tags: 3, total_manifests: 2, total_blobs: 4, last_gc: null });
-  const bytes = (ds: string[]) => ds.reduce((n, d) => n + f.meta.getBlob(d)!.size, 0);
-  const manifestBytes = f.meta.getManifest('proj/app', a.digest)!.size + f.meta.getManifest('proj/tool', f.meta.resolveTag('proj/tool', 'v1')!)!.size;
-  const distinct = [...new Set([...a.blobs, ...f.gcMeta.linksOf('proj/tool').map((l) => l.digest)])];
+  const sizes = new Map<string, number>();
+  for (const d of [...a.blobs, ...(await f.gcStore.linksOf('proj/tool')).map((l) => l.digest)]) sizes.set(d, (await f.meta.getBlob(d))!.size);
+  const bytes = (ds: string[]) => ds.reduce((n, d) => n + sizes.get(d)!, 0);
+  const manifestBytes =
+    (await f.meta.getManifest('proj/app', a.digest))!.size + (await f.meta.getManifest('proj/tool', (await f.meta.resolveTag('proj/tool', 'v1'))!))!.size;
+  const distinct = [...sizes.keys()];
   t.equal(s.storage_used, bytes(distinct) + manifestBytes, 'shared layer counted once');
   t.equal(s.last_push, new Date(f.now()).toISOString());
   s = (await request(app).get('/api/repository/other/stats').expect(200)).body;
   t.match(s, { total_images: 1, total_tags: 0, total_manifests: 0, total_blobs: 1 });
 
-  t.ok(f.meta.deleteManifest('proj/app', a.digest));
+  t.ok(await f.deleteManifest('proj/app', a.digest));
   f.advance(10);
   const gc = await request(app).post('/api/repository/proj/gc').send({ grace_seconds: 0 }).expect(200);
   t.match(gc.body, { repository_id: 'proj', dry_run: false, manifests_deleted: 0, blobs_deleted: 2, uploads_purged: 0 });
@@ -87,7 +90,7 @@ t.test('metrics and the audit line', async (t) => {
   const lines: string[] = [];
   const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) });
   const gc = new GarbageCollector({
-    gcMeta: f.gcMeta, meta: f.meta, blobs: f.blobs, uploadTtlSeconds: 60, config: parseGcConfig({}), now: f.now, log, metrics: createGcMetrics(registry),
+    gcStore: f.gcStore, meta: f.meta, blobs: f.blobs, uploadTtlSeconds: 60, config: parseGcConfig({}), now: f.now, log, metrics: createGcMetrics(registry),
   });
   await f.pushBlob('m/app', 'x');
   f.advance(1);

@@ -6,7 +6,7 @@ import { sha256, uniqueConfig } from '../oci/digest.js';
 import { MT } from '../oci/media.js';
 import { errorCodes, json, ociManifest, pushBlob, pushImage, pushManifest, type PushedImage } from '../oci/push.js';
 import { ociError, status } from './assert.js';
-import { ruleTarget } from './rules-helpers.js';
+import { need, ruleTarget } from './rules-helpers.js';
 import { SPEC } from './spec.js';
 
 const area = 'rules' as const;
@@ -20,10 +20,8 @@ async function variant(http: HttpClient, image: string, img: PushedImage): Promi
 }
 
 async function memberCreds(ctx: CheckContext, project: string, name: string, role: 'read' | 'write' | 'admin' | null) {
-  const mgmt = ctx.mgmt;
-  if (!mgmt) return ctx.skip('needs the Nitro management API to create accounts');
-  const user = await mgmt.createUser(`nc${ctx.runId}${name}`.slice(0, 32), `Pw-${ctx.runId}-${name}-x`);
-  if (role) await mgmt.setMember(project, user.username, role);
+  const user = await need(ctx, 'createUser')(`nc${ctx.runId}${name}`.slice(0, 32), `Pw-${ctx.runId}-${name}-x`);
+  if (role) await need(ctx, 'setMember')(project, user.username, role);
   return user;
 }
 
@@ -50,6 +48,7 @@ export const ruleChecks: CheckDef[] = [
     area,
     title: 'With allow_tag_overwrite off, pushing a different manifest to an existing tag answers 409 naming the rule, and the tag keeps its digest.',
     spec: SPEC.pushRules,
+    level: 'MUST',
     async run(t, ctx) {
       const target = await ruleTarget(ctx, 'tagOverwrite', { allow_tag_overwrite: false });
       const img = await pushImage(ctx.http, target.image, 'v1');
@@ -67,6 +66,7 @@ export const ruleChecks: CheckDef[] = [
     area,
     title: 'With allow_tag_overwrite off, re-pushing the same manifest to its tag is accepted (201).',
     spec: SPEC.pushRules,
+    level: 'MUST',
     async run(t, ctx) {
       const target = await ruleTarget(ctx, 'tagOverwrite', { allow_tag_overwrite: false });
       const img = await pushImage(ctx.http, target.image, 'v1');
@@ -79,6 +79,7 @@ export const ruleChecks: CheckDef[] = [
     area,
     title: 'With allow_tag_overwrite off, two different manifests pushed at once to a new tag: exactly one wins and the tag holds it.',
     spec: SPEC.pushRules,
+    level: 'MUST',
     async run(t, ctx) {
       const target = await ruleTarget(ctx, 'tagOverwrite', { allow_tag_overwrite: false });
       const img = await pushImage(ctx.http, target.image, 'seed');
@@ -97,12 +98,13 @@ export const ruleChecks: CheckDef[] = [
     area,
     title: 'With must_be_project_member on, a non-member push is refused 403 DENIED while a write member pushes.',
     spec: SPEC.pushRules,
+    level: 'MUST',
     async run(t, ctx) {
       const target = await ruleTarget(ctx, 'projectMember', { must_be_project_member: true });
       const outsider = ctx.config.pushRules.projectMember?.nonMember ?? (await memberCreds(ctx, target.repository, 'outsider', null));
       const res = await ctx.client(outsider).request('POST', `/v2/${target.image}/blobs/uploads/`);
       ociError(t, res, 403, 'DENIED', 'non-member opens an upload');
-      if (ctx.mgmt) {
+      if (ctx.setup?.createUser && ctx.setup.setMember) {
         const member = await memberCreds(ctx, target.repository, 'member', 'write');
         const img = await pushImage(ctx.client(member), target.image, 'v1').then(() => true, () => false);
         t.ok(img, 'a write member pushes an image');
@@ -114,6 +116,7 @@ export const ruleChecks: CheckDef[] = [
     area,
     title: 'With must_use_auth_token_for_push on, a push authenticated by password is refused 403 DENIED and one by access token succeeds.',
     spec: SPEC.pushRules,
+    level: 'MUST',
     async run(t, ctx) {
       const target = await ruleTarget(ctx, 'authToken', { must_use_auth_token_for_push: true });
       let password = ctx.config.pushRules.authToken?.password;
@@ -121,7 +124,7 @@ export const ruleChecks: CheckDef[] = [
       if (!password || !token) {
         const user = await memberCreds(ctx, target.repository, 'tokenuser', 'write');
         password = user;
-        token = { username: user.username, password: await ctx.mgmt!.createToken(user.username, 'push') };
+        token = { username: user.username, password: await need(ctx, 'createToken')(user.username, 'push') };
       }
       const byPassword = await ctx.client(password).request('POST', `/v2/${target.image}/blobs/uploads/`);
       ociError(t, byPassword, 403, 'DENIED', 'push with password');
@@ -134,6 +137,7 @@ export const ruleChecks: CheckDef[] = [
     area,
     title: 'With require_content_trust on, a manifest is served only once a cosign signature by a trusted key references it.',
     spec: SPEC.contentTrust,
+    level: 'MUST',
     async run(t, ctx) {
       let key: KeyObject;
       let pub: string;

@@ -3,7 +3,9 @@
 import { createHash } from 'node:crypto';
 import { RegistryFailure } from '../harness/types.js';
 import { AuthSession, basicHeader, scopeFor } from './auth.js';
+import type { Ledger } from './ledger.js';
 import { redactBody, redactHeader, redactUrl } from './redact.js';
+import { headBodyLength, type Transport } from './transport.js';
 
 export interface Exchange {
   method: string;
@@ -71,6 +73,12 @@ export interface ClientOptions {
   transcript: Exchange[];
   timeoutMs: number;
   debug?: boolean;
+  /** Aborts every request of this client (a check's timeout). */
+  signal?: AbortSignal;
+  /** Records what was pushed, for the cleanup at the end of the run. */
+  ledger?: Ledger;
+  /** fetch with the configured CA certificates / TLS verification. */
+  transport?: Transport;
 }
 
 function isReplayable(b: Body): b is Buffer | string | undefined {
@@ -95,6 +103,30 @@ export class HttpClient {
   }
   get session(): AuthSession {
     return this.opts.session;
+  }
+
+  /** The same registry and transcript, another identity. */
+  withSession(session: AuthSession): HttpClient {
+    return new HttpClient({ ...this.opts, session });
+  }
+
+  /**
+   * Bytes a HEAD response carries after its headers, read from the raw socket (fetch never exposes a HEAD body,
+   * so a registry sending one would go unnoticed through it). Recorded in the transcript like any exchange.
+   */
+  async headBody(pathOrUrl: string, headers: Record<string, string> = {}): Promise<{ status: number; bodyBytes: number }> {
+    const url = this.resolve(pathOrUrl);
+    const h: Record<string, string> = { ...headers };
+    const a = await this.authorizationFor('HEAD', url);
+    if (a) h.authorization = a;
+    const started = Date.now();
+    const ex: Exchange = { method: 'HEAD', url: redactUrl(url.toString()) + ' (raw socket)', requestHeaders: Object.fromEntries(Object.entries(h).map(([k, v]) => [k, redactHeader(k, v)])), status: null, responseHeaders: {}, durationMs: 0 };
+    this.opts.transcript.push(ex);
+    const r = await headBodyLength(url, h, this.opts.transport, this.opts.signal ? AbortSignal.any([this.opts.signal, AbortSignal.timeout(this.opts.timeoutMs)]) : AbortSignal.timeout(this.opts.timeoutMs));
+    ex.status = r.status;
+    ex.responseBody = r.bodyBytes ? `<${r.bodyBytes} bytes after the HEAD response's headers>` : undefined;
+    ex.durationMs = Date.now() - started;
+    return r;
   }
 
   resolve(pathOrUrl: string): URL {
@@ -122,6 +154,8 @@ export class HttpClient {
     const s = this.opts.session;
     const ch = s.challenge;
     if (!ch?.realm) return undefined;
+    // `docker login` stored an identity token instead of a password: it is an OAuth2 refresh token.
+    if (creds?.identityToken && !s.refreshToken) s.refreshToken = creds.identityToken;
     if (creds && s.refreshToken !== null) {
       const realm = new URL(ch.realm, this.opts.baseUrl);
       const form: Record<string, string> = { service: ch.service ?? '', scope, client_id: 'nitro-conformance' };
@@ -139,6 +173,7 @@ export class HttpClient {
         s.storeToken(scope, token, j?.expires_in);
         return token;
       }
+      if (creds.identityToken) return undefined; // no password to fall back on
       s.refreshToken = null;
     }
     const u = new URL(ch.realm, this.opts.baseUrl);
@@ -208,11 +243,12 @@ export class HttpClient {
       durationMs: 0,
     };
     this.opts.transcript.push(ex);
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const init: RequestInit & { duplex?: 'half' } = {
       method,
       headers,
       redirect: 'manual',
-      signal: AbortSignal.timeout(this.opts.timeoutMs),
+      signal: this.opts.signal ? AbortSignal.any([this.opts.signal, timeout]) : timeout,
     };
     if (o.body !== undefined) {
       if (isReplayable(o.body)) init.body = o.body;
@@ -223,7 +259,7 @@ export class HttpClient {
     }
     let response: Response;
     try {
-      response = await fetch(url, init);
+      response = await (this.opts.transport?.fetch ?? fetch)(url, init);
     } catch (e) {
       ex.error = (e as Error).message + ((e as any).cause ? `: ${(e as any).cause.message ?? (e as any).cause}` : '');
       ex.durationMs = Date.now() - started;
@@ -259,6 +295,7 @@ export class HttpClient {
       }
     }
     const body = Buffer.concat(chunks);
+    this.opts.ledger?.record(method, url, response.status, response.headers, isReplayable(o.body) ? o.body : undefined);
     const ct = response.headers.get('content-type') ?? '';
     if (o.read !== 'digest' && length > 0) {
       const textual = /json|text|xml|html/.test(ct) || response.status >= 400 || body[0] === 0x7b;

@@ -1,7 +1,7 @@
 // Area 7: Nitro push rules, each checked by behaviour — refused with the right status AND nothing changed.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import type { CheckContext, CheckDef } from '../harness/types.js';
-import type { HttpClient } from '../http/client.js';
+import type { HttpClient, Res } from '../http/client.js';
 import { sha256, uniqueConfig } from '../oci/digest.js';
 import { MT } from '../oci/media.js';
 import { errorCodes, json, ociManifest, pushBlob, pushImage, pushManifest, type PushedImage } from '../oci/push.js';
@@ -40,6 +40,17 @@ async function pushCosignSignature(http: HttpClient, image: string, digest: stri
   });
   const res = await pushManifest(http, image, `${digest.replace(':', '-')}.sig`, manifest, MT.ociManifest);
   return res.status;
+}
+
+/**
+ * A push refused for lack of permission: 403 DENIED (OCI), or — what the Docker token spec prescribes for a
+ * token-auth registry — 401 with a challenge saying error="insufficient_scope". Refusal is the MUST; the form a SHOULD.
+ */
+function refused(t: Parameters<CheckDef['run']>[0], res: Res, what: string): void {
+  t.ok(res.status === 401 || res.status === 403, `${what}: refused (HTTP 401 or 403)`, { got: res.status, level: 'MUST' });
+  if (res.status === 401) {
+    t.match(res.headers.get('www-authenticate') ?? '', /error="?insufficient_scope/, `${what}: the 401 challenge says error="insufficient_scope"`, { level: 'SHOULD' });
+  } else ociError(t, res, 403, 'DENIED', what, 'SHOULD');
 }
 
 export const ruleChecks: CheckDef[] = [
@@ -103,7 +114,7 @@ export const ruleChecks: CheckDef[] = [
       const target = await ruleTarget(ctx, 'projectMember', { must_be_project_member: true });
       const outsider = ctx.config.pushRules.projectMember?.nonMember ?? (await memberCreds(ctx, target.repository, 'outsider', null));
       const res = await ctx.client(outsider).request('POST', `/v2/${target.image}/blobs/uploads/`);
-      ociError(t, res, 403, 'DENIED', 'non-member opens an upload');
+      refused(t, res, 'non-member opens an upload');
       if (ctx.setup?.createUser && ctx.setup.setMember) {
         const member = await memberCreds(ctx, target.repository, 'member', 'write');
         const img = await pushImage(ctx.client(member), target.image, 'v1').then(() => true, () => false);

@@ -2,7 +2,7 @@
 // Response bodies are always consumed (buffered up to a cap, or streamed through a digest), so sockets are reused.
 import { createHash } from 'node:crypto';
 import { RegistryFailure } from '../harness/types.js';
-import { AuthSession, basicHeader, scopeFor } from './auth.js';
+import { AuthSession, basicHeader, parseChallenge, scopeFor } from './auth.js';
 import type { Ledger } from './ledger.js';
 import { redactBody, redactHeader, redactUrl } from './redact.js';
 import { headBodyLength, type Transport } from './transport.js';
@@ -134,12 +134,13 @@ export class HttpClient {
   }
 
   /** Authorization header for a request, fetching a bearer token when the registry uses token auth. */
-  async authorizationFor(method: string, url: URL, extraScopes: string[] = []): Promise<string | undefined> {
+  async authorizationFor(method: string, url: URL, extraScopes: string[] = [], challengeScope?: string): Promise<string | undefined> {
     const s = this.opts.session;
     const ch = s.challenge;
     if (!ch) return undefined;
     if (ch.scheme === 'basic') return s.credentials ? basicHeader(s.credentials) : undefined;
-    const scope = scopeFor(method, url.pathname, extraScopes);
+    // After a 401, the scope the registry's challenge names is what it wants (e.g. `delete` to cancel an upload).
+    const scope = challengeScope ? [challengeScope, ...extraScopes].join(' ') : scopeFor(method, url.pathname, extraScopes);
     const cached = s.cachedToken(scope);
     if (cached) return `Bearer ${cached}`;
     const token = await this.fetchToken(scope);
@@ -193,11 +194,12 @@ export class HttpClient {
     let url = this.resolve(pathOrUrl);
     const wantAuth = (o.auth ?? 'auto') === 'auto';
     const follow = o.followRedirects ?? (method === 'GET' || method === 'HEAD');
+    let challengeScope: string | undefined;
     const build = async (): Promise<Record<string, string>> => {
       const h: Record<string, string> = { ...(o.headers ?? {}) };
       if (o.authorization) h.authorization = o.authorization;
       else if (wantAuth) {
-        const a = await this.authorizationFor(method, url, o.extraScopes);
+        const a = await this.authorizationFor(method, url, o.extraScopes, challengeScope);
         if (a) h.authorization = a;
       }
       return h;
@@ -205,7 +207,9 @@ export class HttpClient {
     let res = await this.raw(method, url, { headers: await build(), body: o.body, read: o.read });
     // Learn the challenge on the first 401 and retry once when the body can be sent again.
     if (res.status === 401 && wantAuth && !o.authorization && isReplayable(o.body)) {
+      const hadToken = this.opts.session.challenge?.scheme === 'bearer';
       this.opts.session.learn(res.headers.get('www-authenticate'));
+      if (hadToken) challengeScope = parseChallenge(res.headers.get('www-authenticate'))?.scope;
       const ch = this.opts.session.challenge;
       // Bearer: try a token (anonymous ones too); Basic: only worth retrying with credentials.
       if (ch?.scheme === 'bearer' || (ch?.scheme === 'basic' && this.opts.session.credentials)) {

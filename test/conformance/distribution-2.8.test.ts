@@ -5,7 +5,7 @@
 import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { loadConfig, type SuiteConfig } from '../../conformance/src/config.js';
 import { runSuite, type SuiteReport } from '../../conformance/src/suite.js';
 import { distributionAvailable, startDistribution, DISTRIBUTION_BIN } from './distribution.js';
@@ -13,7 +13,7 @@ import { hooksYaml, ISSUER, SERVICE, startTokenIssuer } from './token-issuer.js'
 
 type Expected = Record<string, { outcome: string; level?: string; reason?: string }>;
 
-async function compare(t: Tap.Test, report: SuiteReport, file: URL): Promise<void> {
+async function compare(t: Test, report: SuiteReport, file: URL): Promise<void> {
   const expected = JSON.parse(await readFile(file, 'utf8').catch(() => '{}')) as Expected;
   if (process.env.NITRO_UPDATE_EXPECTED === '1') {
     const next: Expected = {};
@@ -40,9 +40,6 @@ async function compare(t: Tap.Test, report: SuiteReport, file: URL): Promise<voi
   t.same(report.cleanup.leftovers, [], 'everything the run pushed was deleted through /v2/');
 }
 
-declare namespace Tap {
-  type Test = Parameters<Parameters<typeof t.test>[1]>[0];
-}
 
 if (!distributionAvailable()) {
   if (process.env.REQUIRE_DISTRIBUTION === '1') t.fail(`${DISTRIBUTION_BIN} not found (REQUIRE_DISTRIBUTION=1)`);

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { HttpClient } from './client.js';
 
-const PATH = /^\/v2\/(.+?)\/(manifests|blobs)\/(.*)$/;
+const PATH = /^\/v2\/(.+)\/(manifests|blobs)\/((?:uploads(?:\/[^/]*)?)|[^/]+)$/;
 
 export interface CleanupResult {
   removed: { manifests: number; blobs: number; uploads: number };

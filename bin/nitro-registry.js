@@ -16,6 +16,8 @@ const COMMANDS = {
   keys: ['reference-server/src/auth/keys-cli.js', 'keysCommand', 'list, rotate or retire token signing keys'],
   conformance: ['conformance/src/cli.js', 'main', 'check a registry against the conformance suite'],
   verify: ['src/verify-cli.js', 'main', 'verify what a tag or digest points at in a registry'],
+  // Plain ESM outside build/ (bench/lib is shared with bench/run.mjs): paths starting with ../ are from build/.
+  bench: ['../bench/cli.mjs', 'main', 'measure a registry (or two side by side): throughput and latency'],
 };
 
 function usage() {

@@ -25,17 +25,24 @@ async function run(): Promise<void> {
     if (config) args.push('--config', config);
     const only = parseList(core.getInput('only'));
     if (only.length) args.push('--only', only.join(','));
+    const level = core.getInput('level').trim().toLowerCase() || 'must';
+    if (!['must', 'should', 'may'].includes(level)) throw new Error(`input level must be must, should or may, got "${level}"`);
+    args.push('--level', level);
+    const caCert = core.getInput('ca-cert').trim();
+    if (caCert) args.push('--ca-cert', caCert);
+    if (core.getBooleanInput('insecure')) args.push('--insecure');
 
     const code = await runConformance(args);
     core.setOutput('report-dir', reportDir);
     core.setOutput('junit', join(reportDir, 'junit.xml'));
     core.setOutput('report', join(reportDir, 'conformance.json'));
     try {
-      const report = JSON.parse(readFileSync(join(reportDir, 'conformance.json'), 'utf8')) as { summary?: Record<string, number> };
+      const report = JSON.parse(readFileSync(join(reportDir, 'conformance.json'), 'utf8')) as { summary?: Record<string, number>; failing?: number };
       const n = (key: string) => report.summary?.[key] ?? 0;
       core.setOutput('passed', String(n('passed')));
-      // A harness error fails the step just like a failed check, so it counts here too.
-      core.setOutput('failed', String(n('failed') + n('error')));
+      // What fails the step: failures at the chosen level or stronger, and harness errors.
+      core.setOutput('failed', String(report.failing ?? n('failed') + n('error')));
+      core.setOutput('unsupported', String(n('unsupported')));
       core.setOutput('skipped', String(n('skipped')));
     } catch {
       // No report (usage or setup error): the exit code below says why.

@@ -3,6 +3,7 @@
 // the machine's 2 cores with the servers under test), else node:http with a keep-alive
 // Agent. Both expose the same shape: request() → { statusCode, headers, body }.
 import http from 'node:http';
+import https from 'node:https';
 import { Readable } from 'node:stream';
 
 export const MAX_CONNECTIONS = 64;
@@ -41,7 +42,7 @@ async function loadUndici() {
 }
 
 /** Creates a client for `origin` (http://127.0.0.1:PORT). */
-export async function createClient(origin, { forceNodeHttp = false } = {}) {
+export async function createClient(origin, { forceNodeHttp = false, tls } = {}) {
   const undici = forceNodeHttp ? null : await loadUndici();
   if (undici) {
     const pool = new undici.Pool(origin, {
@@ -50,12 +51,13 @@ export async function createClient(origin, { forceNodeHttp = false } = {}) {
       // Big blob transfers can stall behind a server fsync; don't abort them.
       bodyTimeout: 0,
       headersTimeout: 120_000,
+      ...(tls ? { connect: tls } : {}),
     });
     // undici closes the connection after every HEAD (a guard against servers that send
     // a body anyway) unless the response says `Connection: keep-alive`, which Go's
     // net/http never does: HEAD through undici would measure TCP setup on Distribution
     // only. node:http keeps HEAD connections alive, so HEADs go through it for everyone.
-    const forHead = nodeHttpClient(origin);
+    const forHead = nodeHttpClient(origin, tls);
     return {
       kind: 'undici Pool (HEAD: node:http Agent)',
       request: (opts) => (opts.method === 'HEAD' ? forHead.request(opts) : pool.request(opts)),
@@ -67,17 +69,19 @@ export async function createClient(origin, { forceNodeHttp = false } = {}) {
       },
     };
   }
-  return nodeHttpClient(origin);
+  return nodeHttpClient(origin, tls);
 }
 
-function nodeHttpClient(origin) {
-  const { hostname, port } = new URL(origin);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_CONNECTIONS });
+/** `tls`: { ca, rejectUnauthorized } for https origins (e.g. --ca-cert). */
+function nodeHttpClient(origin, tls) {
+  const { hostname, port, protocol } = new URL(origin);
+  const mod = protocol === 'https:' ? https : http;
+  const agent = new mod.Agent({ keepAlive: true, maxSockets: MAX_CONNECTIONS, ...(protocol === 'https:' ? tls ?? {} : {}) });
   return {
     kind: 'node:http Agent',
     request({ path, method, headers, body }) {
       return new Promise((resolve, reject) => {
-        const req = http.request({ hostname, port, path, method, headers, agent }, (res) =>
+        const req = mod.request({ hostname: hostname.replace(/^\[|\]$/g, ''), port, path, method, headers, agent }, (res) =>
           resolve({ statusCode: res.statusCode, headers: res.headers, body: res }),
         );
         req.on('error', reject);

@@ -17,15 +17,21 @@ import {
 } from './registry-calls.mjs';
 
 const SETUP_CONCURRENCY = 16;
-const REPO = {
-  probe: 'bench/probe',
-  small: 'bench/small',
-  big: 'bench/big',
-  push: 'bench/push',
-  put: 'bench/put',
-  tags: 'bench/tags',
-  catalog: (i) => `bench/catalog/r${String(i).padStart(5, '0')}`,
-};
+const REPO = {};
+
+/** Repository names under `ns` (default `bench`); `nitro-registry bench` uses a namespace of its own per run. */
+export function useNamespace(ns = 'bench') {
+  Object.assign(REPO, {
+    probe: `${ns}/probe`,
+    small: `${ns}/small`,
+    big: `${ns}/big`,
+    push: `${ns}/push`,
+    put: `${ns}/put`,
+    tags: `${ns}/tags`,
+    catalog: (i) => `${ns}/catalog/r${String(i).padStart(5, '0')}`,
+  });
+}
+useNamespace();
 
 function memBlob(seed, size) {
   const bytes = smallBlob(seed, size);

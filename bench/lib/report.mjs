@@ -5,6 +5,13 @@
 
 export const TARGET_RATIO = 1.5;
 
+/** The p-th percentile (0..100) of the values, nearest rank. */
+export function percentile(values, p) {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  return v[Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1))];
+}
+
 export function median(values) {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return NaN;
@@ -65,6 +72,9 @@ function rows(results) {
   for (const n of names) header.push(`${n} thr`, `${n} cpu ms/op`);
   if (names.length === 2) header.push(`thr ×`, `cpu-eff ×`, `≥${TARGET_RATIO}?`);
   header.push('spread %');
+  // Latency percentiles (time to response headers per request), when the run recorded them (`nitro-registry bench`).
+  const withLatency = results.ops.some((op) => Object.values(op.perTarget).some((pt) => pt.latency));
+  if (withLatency) for (const n of names) header.push(`${n} p50/p90/p99 ms`);
   const body = results.ops.map((op) => {
     const row = [op.name, op.unit];
     for (const n of names) {
@@ -79,6 +89,12 @@ function rows(results) {
       row.push(met);
     }
     row.push(names.map((n) => fmt(op.perTarget[n]?.spread, 0)).join('/'));
+    if (withLatency) {
+      for (const n of names) {
+        const l = op.perTarget[n]?.latency;
+        row.push(l ? [l.p50, l.p90, l.p99].map((x) => fmt(x, x < 10 ? 1 : 0)).join('/') : '—');
+      }
+    }
     return row;
   });
   return { header, body };

@@ -41,6 +41,13 @@ async function capture(fn: () => Promise<number>): Promise<{ code: number; out: 
   }
 }
 
+t.test('`conformance --list | head -1` ends quietly (no EPIPE stack trace)', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync('/bin/sh', ['-c', `"${process.execPath}" bin/nitro-registry.js conformance --list | head -1`], { encoding: 'utf8' });
+  t.equal(r.stdout.split('\n').filter(Boolean).length, 1);
+  t.notMatch(r.stderr, /EPIPE|Error/, 'nothing on stderr', { got: r.stderr });
+});
+
 t.test('exit codes and reports', async (t) => {
   const reg = await fakeRegistry();
   t.teardown(() => reg.close());
@@ -62,17 +69,24 @@ t.test('exit codes and reports', async (t) => {
   t.equal((await capture(() => main(['--url', `http://127.0.0.1:${closed}`, '--only', 'api']))).code, 2, 'unreachable registry → 2');
   const list = await capture(() => main(['--list']));
   t.equal(list.code, 0, '--list → 0');
-  t.match(list.out, /push\/chunked\/out-of-order-416\tpull-push\t/, '--list shows ids, areas and titles');
+  t.match(list.out, /push\/chunked\/out-of-order-416\tpull-push\tMUST\t/, '--list shows ids, areas, levels and titles');
+  const help = await capture(() => main(['--help']));
+  t.equal(help.code, 0);
+  for (const w of ['--level', '--ca-cert', '--insecure', 'NODE_EXTRA_CA_CERTS', 'identitytoken', 'Exit codes', 'OCI_USERNAME']) t.match(help.out, w, `--help mentions ${w}`);
+  t.equal((await capture(() => main(['--url', 'http://registry.example.com', '--only', 'api']))).code, 2, 'plain HTTP to a remote host → 2');
 
   const pass = await capture(() => main(['--url', reg.url, '--only', 'api/base/v2-ok']));
   t.equal(pass.code, 0, 'a passing selection exits 0');
   t.match(pass.out, /PASS api\/base\/v2-ok/);
-  t.match(pass.out, /conformance: 1 passed, 0 failed, 0 skipped/);
+  t.match(pass.out, /conformance: 1 passed, 0 failed, 0 unsupported, 0 skipped/);
 
-  const fail = await capture(() => main(['--url', reg.url, '--only', 'api/base,auth/token/expired', '--report-dir', dir]));
-  t.equal(fail.code, 1, 'a failing check exits 1');
-  t.match(fail.out, /FAIL api\/base\/version-header/);
-  t.match(fail.out, /SKIP auth\/token\/expired .*management API/);
+  const below = await capture(() => main(['--url', reg.url, '--only', 'api/base,auth/token/expired']));
+  t.equal(below.code, 0, 'a SHOULD failure does not fail the run at the default --level must');
+  t.match(below.out, /conformance: 1 passed, 0 failed \(\+1 below --level must\), 0 unsupported, 1 skipped/);
+  const fail = await capture(() => main(['--url', reg.url, '--only', 'api/base,auth/token/expired', '--level', 'should', '--report-dir', dir]));
+  t.equal(fail.code, 1, 'a failing check at --level should exits 1');
+  t.match(fail.out, /FAIL api\/base\/version-header \[SHOULD\]/);
+  t.match(fail.out, /SKIP auth\/token\/expired .*not Docker token auth/);
   t.notMatch(fail.out, new RegExp(SECRET), 'no secret on stdout');
   t.notMatch(fail.out, /dXNlcjpodW50ZXIy/, 'no base64 credentials on stdout');
 
@@ -85,7 +99,9 @@ t.test('exit codes and reports', async (t) => {
   }
   const json = JSON.parse(await readFile(join(dir, 'conformance.json'), 'utf8'));
   t.equal(json.schema, 'nitro-registry/conformance-report@1');
-  t.same(json.summary, { passed: 1, failed: 1, skipped: 1, error: 0, total: 3 });
+  t.same(json.summary, { passed: 1, failed: 1, unsupported: 0, skipped: 1, error: 0, total: 3 });
+  t.equal(json.level, 'SHOULD');
+  t.equal(json.failing, 1);
   const failed = json.checks.find((c: { id: string }) => c.id === 'api/base/version-header');
   t.equal(failed.outcome, 'failed');
   t.match(failed.spec, /API Version Check/);
@@ -95,7 +111,7 @@ t.test('exit codes and reports', async (t) => {
   t.match(junit, /<testsuites name="nitro-registry conformance" tests="3" failures="1" errors="0" skipped="1"/);
   t.match(junit, /<testcase classname="api" name="api\/base\/version-header"[^>]*>\s*<failure message=/);
   const md = await readFile(join(dir, 'conformance.md'), 'utf8');
-  t.match(md, /\| API version & errors \| 1 \| 1 \| 0 \| 0 \|/);
+  t.match(md, /\| API version & errors \| 1 \| 1 \| 0 \| 0 \| 0 \|/);
   t.match(md, /#### `api\/base\/version-header`/);
   const html = await readFile(join(dir, 'conformance.html'), 'utf8');
   t.match(html, /^<!doctype html>/);

@@ -32,8 +32,15 @@ export interface RunningDistribution {
   stop(): Promise<void>;
 }
 
-export async function startDistribution(): Promise<RunningDistribution> {
-  const dir = await mkdtemp(join(tmpdir(), 'nitro-distribution-'));
+export interface DistributionOptions {
+  /** Token auth: a realm and the certificate its JWTs are signed under (token-issuer.ts). */
+  token?: { realm: string; service: string; issuer: string; certPath: string };
+  /** A directory to create the data in (the token test puts the issuer's key there too). */
+  dir?: string;
+}
+
+export async function startDistribution(o: DistributionOptions = {}): Promise<RunningDistribution> {
+  const dir = o.dir ?? (await mkdtemp(join(tmpdir(), 'nitro-distribution-')));
   const port = await freePort();
   const configPath = join(dir, 'config.yml');
   await writeFile(
@@ -51,6 +58,9 @@ export async function startDistribution(): Promise<RunningDistribution> {
       '    enabled: true',
       'http:',
       `  addr: 127.0.0.1:${port}`,
+      ...(o.token
+        ? ['auth:', '  token:', `    realm: ${o.token.realm}`, `    service: ${o.token.service}`, `    issuer: ${o.token.issuer}`, `    rootcertbundle: ${o.token.certPath}`]
+        : []),
       '',
     ].join('\n'),
   );
@@ -66,7 +76,7 @@ export async function startDistribution(): Promise<RunningDistribution> {
     const ok = await fetch(`${url}/v2/`)
       .then(async (r) => {
         await r.arrayBuffer();
-        return r.status === 200;
+        return r.status === 200 || (!!o.token && r.status === 401);
       })
       .catch(() => false);
     if (ok) break;

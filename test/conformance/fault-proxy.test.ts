@@ -9,7 +9,7 @@ import { DEFECTS, startFaultProxy } from './fault-proxy.js';
 import { referenceServerBuilt, startReferenceServer } from './reference-server.js';
 import { startTokenGateway } from './token-gateway.js';
 
-const MIN_DEFECTS_CAUGHT = 15;
+const MIN_DEFECTS_CAUGHT = 20;
 const caughtIds = new Set<string>();
 
 interface Upstream {

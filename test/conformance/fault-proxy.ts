@@ -28,6 +28,8 @@ export interface Defect {
   bufferBody?(req: ProxiedRequest, status: number): boolean;
   /** Edit the upstream response. */
   response?(req: ProxiedRequest, res: ProxiedResponse): void;
+  /** For HEAD on blobs: write the response by hand on the socket, these bytes after the headers. */
+  rawHeadBody?: Buffer;
 }
 
 const isBlobGet = (r: ProxiedRequest) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.url.pathname);
@@ -110,11 +112,12 @@ export const DEFECTS: Defect[] = [
     request: (req) => (req.method === 'DELETE' && /\/blobs\/sha256:/.test(req.url.pathname) ? { status: 202, headers: {} } : undefined),
   },
   {
-    id: 'range-ignored',
-    description: 'blob GET ignores Range and always sends the whole blob',
+    id: 'range-wrong-bytes',
+    description: 'blob GET answers a Range request with bytes one position off (206, Content-Range of the wrong span)',
     breaks: ['pull/blob/range-206'],
     request: (req) => {
-      if (isBlobGet(req)) delete req.headers.range;
+      const m = isBlobGet(req) ? /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range ?? '')) : null;
+      if (m && m[1] !== '0') req.headers.range = `bytes=${Number(m[1]) + 1}-${Number(m[2]) + 1}`;
     },
   },
   {
@@ -157,16 +160,29 @@ export const DEFECTS: Defect[] = [
     },
   },
   {
-    id: 'missing-blob-accepted',
-    description: 'a manifest referencing a missing blob is reported as accepted',
+    id: 'missing-blob-wrong-code',
+    description: 'a manifest referencing a missing blob is refused with MANIFEST_INVALID instead of MANIFEST_BLOB_UNKNOWN',
     breaks: ['api/errors/manifest-blob-unknown'],
+    bufferBody: (req, s) => req.method === 'PUT' && isManifest(req) && s === 400,
     response: (req, res) => {
       if (req.method === 'PUT' && isManifest(req) && res.status === 400) {
-        res.status = 201;
-        res.body = Buffer.alloc(0);
+        res.body = Buffer.from(JSON.stringify({ errors: [{ code: 'MANIFEST_INVALID', message: 'manifest invalid' }] }));
       }
     },
-    bufferBody: (req, s) => req.method === 'PUT' && isManifest(req) && s === 400,
+  },
+  {
+    id: 'manifest-get-no-digest-header',
+    description: 'manifest GET omits Docker-Content-Digest',
+    breaks: ['push/manifest/oci-image', 'push/manifest/docker-schema2'],
+    response: (req, res) => {
+      if (req.method === 'GET' && isManifest(req) && res.status === 200) delete res.headers['docker-content-digest'];
+    },
+  },
+  {
+    id: 'head-with-body',
+    description: 'blob HEAD responses carry a body after their headers (read from the socket; fetch would hide it)',
+    breaks: ['pull/blob/head', 'api/errors/blob-unknown-head'],
+    rawHeadBody: Buffer.from('{"errors":[{"code":"BLOB_UNKNOWN","message":"a body on HEAD"}]}'),
   },
   {
     id: 'digest-mismatch-accepted',
@@ -356,6 +372,15 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         }
         d?.response?.(req, res);
         rewriteLocation();
+        if (d?.rawHeadBody && req.method === 'HEAD' && /\/blobs\/sha256:/.test(req.url.pathname)) {
+          // Node's server never sends a body on HEAD; a broken registry might, so write the bytes raw.
+          upRes.resume();
+          const lines = [`HTTP/1.1 ${res.status} X`];
+          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && k !== 'connection' && k !== 'keep-alive') lines.push(`${k}: ${v}`);
+          lines.push('connection: close');
+          out.socket?.end(Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n'), d.rawHeadBody]));
+          return;
+        }
         out.writeHead(res.status, res.headers as http.OutgoingHttpHeaders);
         upRes.pipe(out);
       },

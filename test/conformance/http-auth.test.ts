@@ -22,6 +22,9 @@ t.test('scopeFor maps method and path to a Docker token scope', async (t) => {
   t.equal(scopeFor('POST', '/v2/a/b/c/blobs/uploads/'), 'repository:a/b/c:pull,push');
   t.equal(scopeFor('DELETE', '/v2/a/manifests/sha256:00'), 'repository:a:delete');
   t.equal(scopeFor('GET', '/v2/_catalog'), 'registry:catalog:*');
+  t.equal(scopeFor('GET', '/v2/ns/tags/tags/list'), 'repository:ns/tags:pull', 'a repository named …/tags');
+  t.equal(scopeFor('HEAD', '/v2/a/blobs/x/blobs/sha256:00'), 'repository:a/blobs/x:pull', 'a repository named …/blobs/…');
+  t.equal(scopeFor('DELETE', '/v2/a/blobs/uploads/abc'), 'repository:a:pull,push');
   t.equal(scopeFor('POST', '/v2/x/blobs/uploads/', ['repository:y:pull']), 'repository:x:pull,push repository:y:pull');
 });
 

@@ -17,6 +17,7 @@ export function referenceServerBuilt(): boolean {
 
 export interface RunningReference {
   url: string;
+  dataDir: string;
   admin: { username: string; password: string };
   stop(): Promise<void>;
 }
@@ -50,6 +51,7 @@ export async function startReferenceServer(opts: { auth?: boolean } = {}): Promi
   child.removeAllListeners('exit');
   return {
     url,
+    dataDir: join(dir, 'data'),
     admin: { username: 'admin', password },
     async stop() {
       if (child.exitCode === null) {

@@ -7,8 +7,6 @@ import { ociError, status } from './assert.js';
 import { SPEC } from './spec.js';
 
 const area = 'content' as const;
-const needsDeletes = (c: { features: { deletes: boolean } }) =>
-  c.features.deletes ? undefined : 'deletes not expected (features.deletes: false)';
 const ACCEPT = { accept: [MT.ociManifest, MT.ociIndex, MT.dockerManifest, MT.dockerList].join(', ') };
 
 export const contentChecks: CheckDef[] = [
@@ -17,7 +15,8 @@ export const contentChecks: CheckDef[] = [
     area,
     title: 'DELETE of a manifest by digest answers 202 and the manifest and its tag are gone.',
     spec: SPEC.deleteManifests,
-    enabled: needsDeletes,
+    level: 'MUST',
+    feature: 'deletes',
     async run(t, ctx) {
       const repo = ctx.repo('');
       const img = await pushImage(ctx.http, repo, 'doomed');
@@ -34,7 +33,8 @@ export const contentChecks: CheckDef[] = [
     area,
     title: 'DELETE of a manifest by tag removes only that tag (202); the manifest stays reachable by digest and other tags.',
     spec: SPEC.deleteTags,
-    enabled: (c) => needsDeletes(c) ?? (c.features.deleteByTag ? undefined : 'tag deletion not expected (features.delete_by_tag: false)'),
+    level: 'MUST',
+    feature: 'deleteByTag',
     async run(t, ctx) {
       const repo = ctx.repo('');
       const img = await pushImage(ctx.http, repo, 'keep');
@@ -53,7 +53,8 @@ export const contentChecks: CheckDef[] = [
     area,
     title: 'DELETE of a blob answers 202 and the blob then answers 404.',
     spec: SPEC.deleteBlobs,
-    enabled: needsDeletes,
+    level: 'MUST',
+    feature: 'deletes',
     async run(t, ctx) {
       const repo = ctx.repo('');
       const img = await pushImage(ctx.http, repo, 'v1');
@@ -72,7 +73,8 @@ export const contentChecks: CheckDef[] = [
     area,
     title: 'Deleting one image leaves a layer it shares with another image pullable, and the other image intact.',
     spec: `${SPEC.deleteManifests}; ${SPEC.pullBlobs}`,
-    enabled: needsDeletes,
+    level: 'MUST',
+    feature: 'deletes',
     async run(t, ctx) {
       const repo = ctx.repo('');
       const shared = uniqueBlob(1024);
@@ -92,7 +94,8 @@ export const contentChecks: CheckDef[] = [
     area,
     title: 'DELETE of a manifest digest that does not exist answers 404 MANIFEST_UNKNOWN.',
     spec: `${SPEC.deleteManifests}; ${SPEC.errors}`,
-    enabled: needsDeletes,
+    level: 'MUST',
+    feature: 'deletes',
     async run(t, ctx) {
       const repo = ctx.repo('');
       await pushImage(ctx.http, repo, 'v1');
@@ -105,7 +108,8 @@ export const contentChecks: CheckDef[] = [
     area,
     title: 'DELETE of a blob digest that does not exist answers 404 BLOB_UNKNOWN.',
     spec: `${SPEC.deleteBlobs}; ${SPEC.errors}`,
-    enabled: needsDeletes,
+    level: 'MUST',
+    feature: 'deletes',
     async run(t, ctx) {
       const repo = ctx.repo('');
       await pushBlob(ctx.http, repo, uniqueBlob(10));

@@ -69,8 +69,6 @@ async function subjectWithReferrers(ctx: CheckContext): Promise<{ repo: string; 
   return { repo, subject, refs };
 }
 
-const needsReferrers = (c: { features: { referrers: boolean } }) =>
-  c.features.referrers ? undefined : 'referrers API not expected (features.referrers: false)';
 
 export const discoveryChecks: CheckDef[] = [
   {
@@ -78,6 +76,7 @@ export const discoveryChecks: CheckDef[] = [
     area,
     title: 'GET /tags/list returns the repository name and every tag in lexical order.',
     spec: SPEC.tags,
+    level: 'MUST',
     async run(t, ctx) {
       const repo = await taggedRepo(ctx);
       const res = await ctx.http.request('GET', `/v2/${repo}/tags/list`);
@@ -92,6 +91,7 @@ export const discoveryChecks: CheckDef[] = [
     area,
     title: 'GET /tags/list?n=2 returns the first two tags (and, if it sends one, a well-formed Link rel="next").',
     spec: SPEC.tags,
+    level: 'MUST',
     async run(t, ctx) {
       const repo = await taggedRepo(ctx);
       const res = await ctx.http.request('GET', `/v2/${repo}/tags/list?n=2`);
@@ -107,6 +107,7 @@ export const discoveryChecks: CheckDef[] = [
     area,
     title: 'GET /tags/list?n=2&last=<tag> returns the two tags that follow <tag>.',
     spec: SPEC.tags,
+    level: 'MUST',
     async run(t, ctx) {
       const repo = await taggedRepo(ctx);
       const res = await ctx.http.request('GET', `/v2/${repo}/tags/list?n=2&last=${encodeURIComponent(SORTED[1]!)}`);
@@ -119,6 +120,7 @@ export const discoveryChecks: CheckDef[] = [
     area,
     title: 'Paging from ?n=3 (Link rel="next", else last=) visits every tag exactly once, in order.',
     spec: SPEC.tags,
+    level: 'MUST',
     async run(t, ctx) {
       const repo = await taggedRepo(ctx);
       const { items, pages } = await walk(ctx.http, `/v2/${repo}/tags/list?n=3`, 'tags');
@@ -131,7 +133,8 @@ export const discoveryChecks: CheckDef[] = [
     area,
     title: 'GET /_catalog?n=1 returns one repository with a Link, and paging with last reaches a pushed repository.',
     spec: SPEC.catalog,
-    enabled: (c) => (c.features.catalog ? undefined : 'catalog not expected (features.catalog: false)'),
+    level: 'SHOULD',
+    feature: 'catalog',
     async run(t, ctx) {
       const repos = [ctx.repo('a'), ctx.repo('b')];
       for (const r of repos) await pushImage(ctx.http, r, 'v1');
@@ -158,7 +161,8 @@ export const discoveryChecks: CheckDef[] = [
     area,
     title: 'GET /referrers/<digest> returns an OCI index listing each manifest whose subject is that digest.',
     spec: SPEC.referrers,
-    enabled: needsReferrers,
+    level: 'MUST',
+    feature: 'referrers',
     async run(t, ctx) {
       const { repo, subject, refs } = await subjectWithReferrers(ctx);
       const res = await ctx.http.request('GET', `/v2/${repo}/referrers/${subject.digest}`);
@@ -180,7 +184,8 @@ export const discoveryChecks: CheckDef[] = [
     area,
     title: 'PUT of a manifest with a subject answers with OCI-Subject naming the subject digest.',
     spec: SPEC.subject,
-    enabled: needsReferrers,
+    level: 'MUST',
+    feature: 'referrers',
     async run(t, ctx) {
       const repo = ctx.repo('');
       const subject = await pushImage(ctx.http, repo, 'subject');
@@ -201,7 +206,8 @@ export const discoveryChecks: CheckDef[] = [
     area,
     title: 'GET /referrers/<digest>?artifactType=X lists only X and answers OCI-Filters-Applied: artifactType.',
     spec: SPEC.referrers,
-    enabled: needsReferrers,
+    level: 'SHOULD',
+    feature: 'referrers',
     async run(t, ctx) {
       const { repo, subject, refs } = await subjectWithReferrers(ctx);
       const want = refs[0]!;
@@ -220,7 +226,8 @@ export const discoveryChecks: CheckDef[] = [
     area,
     title: 'GET /referrers/<digest> for a digest nobody refers to answers 200 with an empty index.',
     spec: SPEC.referrers,
-    enabled: needsReferrers,
+    level: 'MUST',
+    feature: 'referrers',
     async run(t, ctx) {
       const repo = ctx.repo('');
       const img = await pushImage(ctx.http, repo, 'lonely');

@@ -1,36 +1,27 @@
 // Area 8: garbage collection, triggered through the Nitro API or a shell command, checked from the outside.
-import { exec } from 'node:child_process';
 import type { CheckContext, CheckDef } from '../harness/types.js';
 import { RegistryFailure } from '../harness/types.js';
 import { sha256, uniqueBlob } from '../oci/digest.js';
 import { EMPTY_JSON, MT } from '../oci/media.js';
 import { expectStatus, ociManifest, pushBlob, pushImage, pushManifest } from '../oci/push.js';
-import type { GcReport } from '../setup/management.js';
+import type { GcReport } from '../setup/adapter.js';
 import { status } from './assert.js';
-import { gcTarget, type RuleTarget } from './rules-helpers.js';
+import { gcTarget, need, type RuleTarget } from './rules-helpers.js';
 import { SPEC } from './spec.js';
 
 const area = 'gc' as const;
 const ACCEPT = { accept: [MT.ociManifest, MT.ociIndex, MT.dockerManifest, MT.dockerList].join(', ') };
-const needsGc = (c: { gc: { trigger: string } }) => (c.gc.trigger === 'none' ? 'no GC trigger configured (gc.trigger: none)' : undefined);
+const needsGc = (c: { gc: { trigger: string } }) => (c.gc.trigger === 'none' ? 'GC disabled (gc.trigger: none)' : undefined);
 
 /** Run GC once; waits out the configured grace period first so fresh uploads are eligible. */
 async function triggerGc(ctx: CheckContext, target: RuleTarget, dryRun: boolean): Promise<GcReport | undefined> {
-  const { gc } = ctx.config;
-  if (gc.graceSeconds > 0) await new Promise((r) => setTimeout(r, (gc.graceSeconds + 1) * 1000));
-  if (gc.trigger === 'nitro-api') {
-    return ctx.mgmt!.gc(target.id!, { dry_run: dryRun, delete_untagged: true, grace_seconds: gc.graceSeconds });
-  }
-  if (!gc.command) throw new Error('gc.trigger is command but gc.command is empty');
-  if (dryRun && !gc.command.includes('{dryRun}')) ctx.skip('gc.command has no {dryRun} placeholder, so a dry run cannot be asked for');
-  const cmd = gc.command.replace('{dryRun}', dryRun ? '--dry-run' : '');
-  await new Promise<void>((resolve, reject) => {
-    exec(cmd, { timeout: 120_000 }, (err, _out, stderr) =>
-      err ? reject(new Error(`gc command failed (${err.code}): ${stderr.slice(-500)}`)) : resolve(),
-    );
-  });
-  ctx.note(`ran gc command${dryRun ? ' (dry run)' : ''}`);
-  return undefined;
+  const gc = need(ctx, 'gc');
+  if (dryRun && !ctx.setup?.gcDryRun) ctx.skip('the GC hook cannot do a dry run (put {dryRun} in its command, or read NC_DRY_RUN)');
+  const { graceSeconds } = ctx.config.gc;
+  if (graceSeconds > 0) await new Promise((r) => setTimeout(r, (graceSeconds + 1) * 1000));
+  const report = await gc(target, { dryRun, graceSeconds });
+  ctx.note(`GC ran through the ${ctx.setup!.kind} setup${dryRun ? ' (dry run)' : ''}`);
+  return report;
 }
 
 export const gcChecks: CheckDef[] = [
@@ -39,6 +30,7 @@ export const gcChecks: CheckDef[] = [
     area,
     title: 'A blob no manifest references is gone after GC, while the tagged image’s blobs stay.',
     spec: SPEC.gc,
+    level: 'MUST',
     enabled: needsGc,
     timeoutMs: 180_000,
     exclusive: true,
@@ -60,7 +52,9 @@ export const gcChecks: CheckDef[] = [
     area,
     title: 'After one image is deleted and GC runs, a layer it shared with a live image stays and its own layer goes.',
     spec: SPEC.gc,
-    enabled: (c) => needsGc(c) ?? (c.features.deletes ? undefined : 'deletes not expected (features.deletes: false)'),
+    level: 'MUST',
+    enabled: needsGc,
+    feature: 'deletes',
     timeoutMs: 180_000,
     exclusive: true,
     async run(t, ctx) {
@@ -83,6 +77,7 @@ export const gcChecks: CheckDef[] = [
     area,
     title: 'GC with delete-untagged removes a manifest no tag or index references, and its unique layer.',
     spec: SPEC.gc,
+    level: 'MUST',
     enabled: needsGc,
     timeoutMs: 180_000,
     exclusive: true,
@@ -100,7 +95,9 @@ export const gcChecks: CheckDef[] = [
     area,
     title: 'A referrer (untagged, with a subject) survives GC while its subject lives, and is still listed.',
     spec: `${SPEC.gc}; ${SPEC.referrers}`,
-    enabled: (c) => needsGc(c) ?? (c.features.referrers ? undefined : 'referrers API not expected (features.referrers: false)'),
+    level: 'MUST',
+    enabled: needsGc,
+    feature: 'referrers',
     timeoutMs: 180_000,
     exclusive: true,
     async run(t, ctx) {
@@ -128,6 +125,7 @@ export const gcChecks: CheckDef[] = [
     area,
     title: 'A dry-run GC reports what it would free but deletes nothing.',
     spec: SPEC.gc,
+    level: 'MUST',
     enabled: needsGc,
     timeoutMs: 180_000,
     exclusive: true,
@@ -148,7 +146,8 @@ export const gcChecks: CheckDef[] = [
     area,
     title: 'Repository stats drop by what GC freed (blobs, bytes) and record last_gc.',
     spec: `${SPEC.gc}; GET /api/repository/{id}/stats`,
-    enabled: (c, mgmt) => needsGc(c) ?? (c.gc.trigger === 'nitro-api' && mgmt ? undefined : 'stats need gc.trigger nitro-api and the management API'),
+    level: 'MUST',
+    enabled: needsGc,
     timeoutMs: 180_000,
     exclusive: true,
     async run(t, ctx) {
@@ -156,10 +155,11 @@ export const gcChecks: CheckDef[] = [
       await pushImage(ctx.http, target.image, 'kept');
       const size = 5000;
       await pushBlob(ctx.http, target.image, uniqueBlob(size));
-      const before = await ctx.mgmt!.stats(target.id!);
+      const stats = need(ctx, 'stats');
+      const before = await stats(target);
       const report = await triggerGc(ctx, target, false);
-      if (!report) throw new RegistryFailure('nitro-api GC returned no report');
-      const after = await ctx.mgmt!.stats(target.id!);
+      if (!report) throw new RegistryFailure('GC returned no report');
+      const after = await stats(target);
       t.ok(report.blobs_deleted >= 1, 'GC reports at least one blob deleted', { got: report.blobs_deleted });
       t.ok(report.bytes_freed >= size, `GC reports at least ${size} bytes freed`, { got: report.bytes_freed });
       t.equal(after.total_blobs, before.total_blobs - report.blobs_deleted, 'total_blobs drops by blobs_deleted', { got: [before.total_blobs, after.total_blobs] });

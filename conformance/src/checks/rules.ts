@@ -1,12 +1,12 @@
 // Area 7: Nitro push rules, each checked by behaviour — refused with the right status AND nothing changed.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import type { CheckContext, CheckDef } from '../harness/types.js';
-import type { HttpClient } from '../http/client.js';
+import type { HttpClient, Res } from '../http/client.js';
 import { sha256, uniqueConfig } from '../oci/digest.js';
 import { MT } from '../oci/media.js';
 import { errorCodes, json, ociManifest, pushBlob, pushImage, pushManifest, type PushedImage } from '../oci/push.js';
 import { ociError, status } from './assert.js';
-import { ruleTarget } from './rules-helpers.js';
+import { need, ruleTarget } from './rules-helpers.js';
 import { SPEC } from './spec.js';
 
 const area = 'rules' as const;
@@ -20,10 +20,8 @@ async function variant(http: HttpClient, image: string, img: PushedImage): Promi
 }
 
 async function memberCreds(ctx: CheckContext, project: string, name: string, role: 'read' | 'write' | 'admin' | null) {
-  const mgmt = ctx.mgmt;
-  if (!mgmt) return ctx.skip('needs the Nitro management API to create accounts');
-  const user = await mgmt.createUser(`nc${ctx.runId}${name}`.slice(0, 32), `Pw-${ctx.runId}-${name}-x`);
-  if (role) await mgmt.setMember(project, user.username, role);
+  const user = await need(ctx, 'createUser')(`nc${ctx.runId}${name}`.slice(0, 32), `Pw-${ctx.runId}-${name}-x`);
+  if (role) await need(ctx, 'setMember')(project, user.username, role);
   return user;
 }
 
@@ -44,12 +42,24 @@ async function pushCosignSignature(http: HttpClient, image: string, digest: stri
   return res.status;
 }
 
+/**
+ * A push refused for lack of permission: 403 DENIED (OCI), or — what the Docker token spec prescribes for a
+ * token-auth registry — 401 with a challenge saying error="insufficient_scope". Refusal is the MUST; the form a SHOULD.
+ */
+function refused(t: Parameters<CheckDef['run']>[0], res: Res, what: string): void {
+  t.ok(res.status === 401 || res.status === 403, `${what}: refused (HTTP 401 or 403)`, { got: res.status, level: 'MUST' });
+  if (res.status === 401) {
+    t.match(res.headers.get('www-authenticate') ?? '', /error="?insufficient_scope/, `${what}: the 401 challenge says error="insufficient_scope"`, { level: 'SHOULD' });
+  } else ociError(t, res, 403, 'DENIED', what, 'SHOULD');
+}
+
 export const ruleChecks: CheckDef[] = [
   {
     id: 'rules/tag-overwrite/refused',
     area,
     title: 'With allow_tag_overwrite off, pushing a different manifest to an existing tag answers 409 naming the rule, and the tag keeps its digest.',
     spec: SPEC.pushRules,
+    level: 'MUST',
     async run(t, ctx) {
       const target = await ruleTarget(ctx, 'tagOverwrite', { allow_tag_overwrite: false });
       const img = await pushImage(ctx.http, target.image, 'v1');
@@ -67,6 +77,7 @@ export const ruleChecks: CheckDef[] = [
     area,
     title: 'With allow_tag_overwrite off, re-pushing the same manifest to its tag is accepted (201).',
     spec: SPEC.pushRules,
+    level: 'MUST',
     async run(t, ctx) {
       const target = await ruleTarget(ctx, 'tagOverwrite', { allow_tag_overwrite: false });
       const img = await pushImage(ctx.http, target.image, 'v1');
@@ -79,6 +90,7 @@ export const ruleChecks: CheckDef[] = [
     area,
     title: 'With allow_tag_overwrite off, two different manifests pushed at once to a new tag: exactly one wins and the tag holds it.',
     spec: SPEC.pushRules,
+    level: 'MUST',
     async run(t, ctx) {
       const target = await ruleTarget(ctx, 'tagOverwrite', { allow_tag_overwrite: false });
       const img = await pushImage(ctx.http, target.image, 'seed');
@@ -97,12 +109,13 @@ export const ruleChecks: CheckDef[] = [
     area,
     title: 'With must_be_project_member on, a non-member push is refused 403 DENIED while a write member pushes.',
     spec: SPEC.pushRules,
+    level: 'MUST',
     async run(t, ctx) {
       const target = await ruleTarget(ctx, 'projectMember', { must_be_project_member: true });
       const outsider = ctx.config.pushRules.projectMember?.nonMember ?? (await memberCreds(ctx, target.repository, 'outsider', null));
       const res = await ctx.client(outsider).request('POST', `/v2/${target.image}/blobs/uploads/`);
-      ociError(t, res, 403, 'DENIED', 'non-member opens an upload');
-      if (ctx.mgmt) {
+      refused(t, res, 'non-member opens an upload');
+      if (ctx.setup?.createUser && ctx.setup.setMember) {
         const member = await memberCreds(ctx, target.repository, 'member', 'write');
         const img = await pushImage(ctx.client(member), target.image, 'v1').then(() => true, () => false);
         t.ok(img, 'a write member pushes an image');
@@ -114,6 +127,7 @@ export const ruleChecks: CheckDef[] = [
     area,
     title: 'With must_use_auth_token_for_push on, a push authenticated by password is refused 403 DENIED and one by access token succeeds.',
     spec: SPEC.pushRules,
+    level: 'MUST',
     async run(t, ctx) {
       const target = await ruleTarget(ctx, 'authToken', { must_use_auth_token_for_push: true });
       let password = ctx.config.pushRules.authToken?.password;
@@ -121,7 +135,7 @@ export const ruleChecks: CheckDef[] = [
       if (!password || !token) {
         const user = await memberCreds(ctx, target.repository, 'tokenuser', 'write');
         password = user;
-        token = { username: user.username, password: await ctx.mgmt!.createToken(user.username, 'push') };
+        token = { username: user.username, password: await need(ctx, 'createToken')(user.username, 'push') };
       }
       const byPassword = await ctx.client(password).request('POST', `/v2/${target.image}/blobs/uploads/`);
       ociError(t, byPassword, 403, 'DENIED', 'push with password');
@@ -134,6 +148,7 @@ export const ruleChecks: CheckDef[] = [
     area,
     title: 'With require_content_trust on, a manifest is served only once a cosign signature by a trusted key references it.',
     spec: SPEC.contentTrust,
+    level: 'MUST',
     async run(t, ctx) {
       let key: KeyObject;
       let pub: string;

@@ -15,6 +15,7 @@ export const shapeChecks: CheckDef[] = [
     area,
     title: 'A buildx-style index (2 platforms + unknown/unknown attestation manifests) round-trips with every child pullable.',
     spec: SPEC.imageIndex,
+    level: 'MUST',
     async run(t, ctx) {
       const repo = ctx.repo('');
       const platforms = [
@@ -62,6 +63,7 @@ export const shapeChecks: CheckDef[] = [
     area,
     title: 'A 64 MiB layer streamed in one PATCH is stored intact (size and digest verified on a streamed pull).',
     spec: SPEC.streamed,
+    level: 'MUST',
     timeoutMs: 120_000,
     async run(t, ctx) {
       const repo = ctx.repo('');
@@ -87,6 +89,7 @@ export const shapeChecks: CheckDef[] = [
     area,
     title: 'Four concurrent uploads of the same blob to one repository all succeed and leave one intact blob.',
     spec: SPEC.postPut,
+    level: 'MUST',
     async run(t, ctx) {
       const repo = ctx.repo('');
       const data = uniqueBlob(256 * 1024);
@@ -110,6 +113,7 @@ export const shapeChecks: CheckDef[] = [
     area,
     title: 'Two platform images pushed concurrently into one repository, then an index over them, all resolve.',
     spec: SPEC.pushManifests,
+    level: 'MUST',
     async run(t, ctx) {
       const repo = ctx.repo('');
       const shared = uniqueBlob(64 * 1024);

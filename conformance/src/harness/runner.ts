@@ -2,12 +2,19 @@
 import { randomBytes } from 'node:crypto';
 import { Test } from 'tap';
 import type { SuiteConfig, Credentials } from '../config.js';
+import type { FeatureTable } from '../features.js';
 import { AuthSession } from '../http/auth.js';
 import { HttpClient, type Exchange } from '../http/client.js';
-import type { ManagementSession } from '../setup/management.js';
+import type { Ledger } from '../http/ledger.js';
+import type { Transport } from '../http/transport.js';
+import type { SetupAdapter } from '../setup/adapter.js';
+import { SetupUnsupported } from '../setup/adapter.js';
 import {
+  levelRank,
   RegistryFailure,
   SkipSignal,
+  UnsupportedSignal,
+  type Level,
   type AssertionRecord,
   type CheckContext,
   type CheckDef,
@@ -18,7 +25,10 @@ import {
 export interface RunOptions {
   config: SuiteConfig;
   checks: CheckDef[];
-  mgmt?: ManagementSession;
+  setup?: SetupAdapter;
+  features: FeatureTable;
+  ledger?: Ledger;
+  transport?: Transport;
   /** Shared by all checks so tokens are fetched once per scope. */
   session: AuthSession;
   onResult?: (r: CheckResult) => void;
@@ -66,13 +76,17 @@ async function runOne(
   sessions: Map<string, AuthSession>,
 ): Promise<CheckResult> {
   const started = Date.now();
-  const base = { id: check.id, area: check.area, title: check.title, spec: check.spec };
-  const disabled = check.enabled?.(o.config, o.mgmt);
-  if (disabled) {
-    return { ...base, outcome: 'skipped', reason: disabled, durationMs: 0, passes: 0, failures: [], notes: [], transcript: [], tap: '' };
-  }
+  const base = { id: check.id, area: check.area, title: check.title, spec: check.spec, level: check.level };
+  const empty = { durationMs: 0, passes: 0, failures: [], notes: [], transcript: [], tap: '' };
+  const disabled = check.enabled?.(o.config, o.setup);
+  if (disabled) return { ...base, outcome: 'skipped', reason: disabled, ...empty };
+  const missing = check.feature ? o.features.missing(check.feature) : undefined;
+  if (missing) return { ...base, outcome: 'unsupported', reason: missing, ...empty };
+
   const transcript: Exchange[] = [];
   const notes: string[] = [];
+  // The check's timeout aborts this signal, and with it every request the check still has in flight.
+  const abort = new AbortController();
   const mk = (session: AuthSession) =>
     new HttpClient({
       baseUrl: o.config.url,
@@ -80,6 +94,9 @@ async function runOne(
       transcript,
       timeoutMs: o.config.requestTimeoutMs,
       debug: o.config.debug,
+      signal: abort.signal,
+      ledger: o.ledger,
+      transport: o.transport,
     });
   const sessionFor = (c: Credentials | 'anonymous'): AuthSession => {
     const key = c === 'anonymous' ? '' : `${c.username}\u0000${c.password}`;
@@ -99,11 +116,16 @@ async function runOne(
     client: (c) => mk(c ? sessionFor(c) : o.session),
     repo: (s) => `${o.config.namespace}/${runId}-${slug}${s ? '-' + slugify(s) : ''}`,
     crossRepo: (s) => `${o.config.crossmountNamespace}/${runId}-${slug}${s ? '-' + slugify(s) : ''}`,
-    mgmt: o.mgmt,
+    setup: o.setup,
+    features: o.features,
     skip: (reason) => {
       throw new SkipSignal(reason);
     },
+    unsupported: (reason) => {
+      throw new UnsupportedSignal(reason);
+    },
     note: (m) => notes.push(m),
+    signal: abort.signal,
     runId,
   };
 
@@ -113,23 +135,35 @@ async function runOne(
 
   let outcome: CheckResult['outcome'] = 'passed';
   let reason: string | undefined;
+  let thrownLevel: Level | undefined;
   const timeoutMs = check.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       check.run(t, ctx),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`check timed out after ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(() => {
+          const e = new Error(`check timed out after ${timeoutMs} ms (its requests were cancelled)`);
+          abort.abort(e);
+          reject(e);
+        }, timeoutMs);
       }),
     ]);
   } catch (e) {
     if (e instanceof SkipSignal) {
       outcome = 'skipped';
       reason = e.reason;
+    } else if (e instanceof SetupUnsupported) {
+      outcome = 'skipped';
+      reason = `setup: ${e.message}`;
+    } else if (e instanceof UnsupportedSignal) {
+      outcome = 'unsupported';
+      reason = e.reason;
     } else if (e instanceof RegistryFailure) {
       outcome = 'failed';
       reason = e.message;
-      t.fail(e.message);
+      thrownLevel = e.level ?? check.level;
+      t.fail(e.message, { level: thrownLevel });
     } else {
       outcome = 'error';
       reason = (e as Error)?.message ?? String(e);
@@ -137,17 +171,21 @@ async function runOne(
     }
   } finally {
     clearTimeout(timer);
+    if (!abort.signal.aborted) abort.abort(new Error('check finished'));
   }
-  if (outcome === 'skipped') t.pass(`skipped: ${reason}`);
+  if (outcome === 'skipped' || outcome === 'unsupported') t.pass(`${outcome}: ${reason}`);
   t.end();
 
-  const failures = collectFailures(t);
+  const failures = collectFailures(t, check.level);
   const passes = t.counts.pass;
+  let failedLevel: Level | undefined;
   if (outcome === 'passed' || outcome === 'failed') {
     const failed = failures[0];
     if (failed) {
       outcome = 'failed';
-      reason ??= failed.name + gotSuffix(failed.found);
+      failedLevel = failures.reduce<Level>((a, f) => (levelRank(f.level) > levelRank(a) ? f.level : a), 'MAY');
+      const strongest = failures.find((f) => f.level === failedLevel)!;
+      reason ??= strongest.name + gotSuffix(strongest.found);
     } else if (outcome === 'passed' && passes === 0) {
       outcome = 'error';
       reason = 'check made no assertion';
@@ -156,6 +194,7 @@ async function runOne(
   return {
     ...base,
     outcome,
+    failedLevel,
     reason,
     durationMs: Date.now() - started,
     passes,
@@ -166,12 +205,13 @@ async function runOne(
   };
 }
 
-function collectFailures(t: TapTest): AssertionRecord[] {
+function collectFailures(t: TapTest, checkLevel: Level): AssertionRecord[] {
   // node-tap keeps failed results with their diagnostics (found/wanted/diff); passes only as counts.
   return t.lists.fail.map((f) => {
     const diag = (f.diag ?? {}) as Record<string, unknown>;
+    const level = (['MUST', 'SHOULD', 'MAY'].includes(String(diag.level)) ? diag.level : checkLevel) as Level;
     // Checks pass `got`/`expected` in extras (tap turns found/wanted into a diff); t.equal/t.same give the diff.
-    return { name: f.name, found: diag.got ?? diag.found, wanted: diag.expected ?? diag.wanted, diff: diag.diff as string | undefined };
+    return { name: f.name, level, found: diag.got ?? diag.found, wanted: diag.expected ?? diag.wanted, diff: diag.diff as string | undefined };
   });
 }
 

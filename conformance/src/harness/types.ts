@@ -2,7 +2,8 @@
 import type { Test } from 'tap';
 import type { SuiteConfig } from '../config.js';
 import type { HttpClient, Exchange } from '../http/client.js';
-import type { ManagementSession } from '../setup/management.js';
+import type { SetupAdapter } from '../setup/adapter.js';
+import type { FeatureId, FeatureTable } from '../features.js';
 
 /** A node-tap Test with its built-in assertion plugins (equal, match, ok, …). */
 export type TapTest = Test;
@@ -20,7 +21,18 @@ export const AREAS: ReadonlyArray<{ id: AreaId; title: string }> = [
   { id: 'gc', title: 'Garbage collection' },
 ];
 
-export type Outcome = 'passed' | 'failed' | 'skipped' | 'error';
+/**
+ * passed; failed (the registry broke an assertion); unsupported (an optional feature the registry does not offer,
+ * found by probing or declared); skipped (the run cannot exercise it: no auth, no setup for accounts/rules/GC);
+ * error (a harness problem: exception, timeout, network failure before an answer).
+ */
+export type Outcome = 'passed' | 'failed' | 'unsupported' | 'skipped' | 'error';
+
+/** RFC 2119 strength of the requirement a check (or one assertion) rests on. */
+export type Level = 'MUST' | 'SHOULD' | 'MAY';
+export const LEVELS: readonly Level[] = ['MUST', 'SHOULD', 'MAY'];
+/** MUST 3, SHOULD 2, MAY 1: a failure fails the run when its rank is at least the --level's. */
+export const levelRank = (l: Level): number => 3 - LEVELS.indexOf(l);
 
 /** What a check may use while it runs. One per check, so transcripts stay separate. */
 export interface CheckContext {
@@ -33,10 +45,16 @@ export interface CheckContext {
   repo(slug: string): string;
   /** A fresh repository name in the cross-mount namespace. */
   crossRepo(slug: string): string;
-  /** Present when the Nitro management API was detected and set up. */
-  mgmt?: ManagementSession;
+  /** How accounts, rules and GC are set up on this registry (Nitro API, hooks), when any is. */
+  setup?: SetupAdapter;
+  /** What the registry was found (or declared) to support. */
+  features: FeatureTable;
   /** End the check as skipped, with the reason shown in reports. */
   skip(reason: string): never;
+  /** End the check as unsupported: an optional feature the registry does not offer. */
+  unsupported(reason: string): never;
+  /** Aborted when the check times out: every request of the check is cancelled with it. */
+  signal: AbortSignal;
   /** Record a diagnostic note shown with the check's transcript. */
   note(msg: string): void;
   runId: string;
@@ -50,8 +68,12 @@ export interface CheckDef {
   title: string;
   /** The spec section the check rests on. */
   spec: string;
+  /** Strength of the requirement (assertions may carry a weaker level of their own). */
+  level: Level;
+  /** Optional feature the check exercises: when the registry lacks it the check is "unsupported". */
+  feature?: FeatureId;
   /** Returns a skip reason when the configuration does not enable this check. */
-  enabled?: (config: SuiteConfig, mgmt: ManagementSession | undefined) => string | undefined;
+  enabled?: (config: SuiteConfig, setup: SetupAdapter | undefined) => string | undefined;
   timeoutMs?: number;
   /** Runs alone after all other checks (it affects the whole registry, e.g. GC). */
   exclusive?: boolean;
@@ -60,6 +82,8 @@ export interface CheckDef {
 
 export interface AssertionRecord {
   name: string;
+  /** Level of the requirement this assertion checks. */
+  level: Level;
   found?: unknown;
   wanted?: unknown;
   diff?: string;
@@ -70,7 +94,10 @@ export interface CheckResult {
   area: AreaId;
   title: string;
   spec: string;
+  level: Level;
   outcome: Outcome;
+  /** For failed checks: the strongest level among the failed assertions (decides whether the run fails). */
+  failedLevel?: Level;
   /** Skip reason, error message, or the first failed assertion. */
   reason?: string;
   durationMs: number;
@@ -85,6 +112,13 @@ export interface CheckResult {
   tap: string;
 }
 
+/** Thrown by `ctx.unsupported`. */
+export class UnsupportedSignal extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
 /** Thrown by `ctx.skip`. */
 export class SkipSignal extends Error {
   constructor(readonly reason: string) {
@@ -93,4 +127,12 @@ export class SkipSignal extends Error {
 }
 
 /** Thrown by helpers when the registry answered in a way that makes the check impossible to go on. */
-export class RegistryFailure extends Error {}
+export class RegistryFailure extends Error {
+  constructor(
+    message: string,
+    /** Level of the requirement broken; the check's own level when not given. */
+    readonly level?: Level,
+  ) {
+    super(message);
+  }
+}

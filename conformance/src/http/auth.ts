@@ -57,13 +57,17 @@ export class AuthSession {
   }
 }
 
+/** `/v2/<name>/<endpoint>`: name (greedy) and the endpoint suffix. */
+export const REPO_PATH = /^\/v2\/(.+)\/(blobs\/uploads(?:\/[^/]*)?|blobs\/[^/]+|manifests\/[^/]+|tags\/list|referrers\/[^/]+)$/;
+
 /** The Docker token scope a registry request needs, derived from its method and path. */
 export function scopeFor(method: string, pathname: string, extra: string[] = []): string {
   const scopes: string[] = [];
-  const m = /^\/v2\/(.+?)\/(blobs|manifests|tags|referrers)(\/|$)/.exec(pathname);
+  // Anchored on the endpoint suffix, so a repository named like `a/tags/b` or `x/blobs` is not cut short.
+  const m = REPO_PATH.exec(pathname);
   if (m) {
     // Upload sessions are push territory whatever the method (status GET, cancel DELETE).
-    const upload = /\/blobs\/uploads(\/|$)/.test(pathname);
+    const upload = m[2]!.startsWith('blobs/uploads');
     const actions = upload ? 'pull,push' : method === 'GET' || method === 'HEAD' ? 'pull' : method === 'DELETE' ? 'delete' : 'pull,push';
     scopes.push(`repository:${m[1]}:${actions}`);
   } else if (pathname.startsWith('/v2/_catalog')) {

@@ -2,8 +2,10 @@
 // Response bodies are always consumed (buffered up to a cap, or streamed through a digest), so sockets are reused.
 import { createHash } from 'node:crypto';
 import { RegistryFailure } from '../harness/types.js';
-import { AuthSession, basicHeader, scopeFor } from './auth.js';
+import { AuthSession, basicHeader, parseChallenge, scopeFor } from './auth.js';
+import type { Ledger } from './ledger.js';
 import { redactBody, redactHeader, redactUrl } from './redact.js';
+import { headBodyLength, type Transport } from './transport.js';
 
 export interface Exchange {
   method: string;
@@ -71,6 +73,12 @@ export interface ClientOptions {
   transcript: Exchange[];
   timeoutMs: number;
   debug?: boolean;
+  /** Aborts every request of this client (a check's timeout). */
+  signal?: AbortSignal;
+  /** Records what was pushed, for the cleanup at the end of the run. */
+  ledger?: Ledger;
+  /** fetch with the configured CA certificates / TLS verification. */
+  transport?: Transport;
 }
 
 function isReplayable(b: Body): b is Buffer | string | undefined {
@@ -97,17 +105,42 @@ export class HttpClient {
     return this.opts.session;
   }
 
+  /** The same registry and transcript, another identity. */
+  withSession(session: AuthSession): HttpClient {
+    return new HttpClient({ ...this.opts, session });
+  }
+
+  /**
+   * Bytes a HEAD response carries after its headers, read from the raw socket (fetch never exposes a HEAD body,
+   * so a registry sending one would go unnoticed through it). Recorded in the transcript like any exchange.
+   */
+  async headBody(pathOrUrl: string, headers: Record<string, string> = {}): Promise<{ status: number; bodyBytes: number }> {
+    const url = this.resolve(pathOrUrl);
+    const h: Record<string, string> = { ...headers };
+    const a = await this.authorizationFor('HEAD', url);
+    if (a) h.authorization = a;
+    const started = Date.now();
+    const ex: Exchange = { method: 'HEAD', url: redactUrl(url.toString()) + ' (raw socket)', requestHeaders: Object.fromEntries(Object.entries(h).map(([k, v]) => [k, redactHeader(k, v)])), status: null, responseHeaders: {}, durationMs: 0 };
+    this.opts.transcript.push(ex);
+    const r = await headBodyLength(url, h, this.opts.transport, this.opts.signal ? AbortSignal.any([this.opts.signal, AbortSignal.timeout(this.opts.timeoutMs)]) : AbortSignal.timeout(this.opts.timeoutMs));
+    ex.status = r.status;
+    ex.responseBody = r.bodyBytes ? `<${r.bodyBytes} bytes after the HEAD response's headers>` : undefined;
+    ex.durationMs = Date.now() - started;
+    return r;
+  }
+
   resolve(pathOrUrl: string): URL {
     return new URL(pathOrUrl, this.opts.baseUrl + '/');
   }
 
   /** Authorization header for a request, fetching a bearer token when the registry uses token auth. */
-  async authorizationFor(method: string, url: URL, extraScopes: string[] = []): Promise<string | undefined> {
+  async authorizationFor(method: string, url: URL, extraScopes: string[] = [], challengeScope?: string): Promise<string | undefined> {
     const s = this.opts.session;
     const ch = s.challenge;
     if (!ch) return undefined;
     if (ch.scheme === 'basic') return s.credentials ? basicHeader(s.credentials) : undefined;
-    const scope = scopeFor(method, url.pathname, extraScopes);
+    // After a 401, the scope the registry's challenge names is what it wants (e.g. `delete` to cancel an upload).
+    const scope = challengeScope ? [challengeScope, ...extraScopes].join(' ') : scopeFor(method, url.pathname, extraScopes);
     const cached = s.cachedToken(scope);
     if (cached) return `Bearer ${cached}`;
     const token = await this.fetchToken(scope);
@@ -122,6 +155,8 @@ export class HttpClient {
     const s = this.opts.session;
     const ch = s.challenge;
     if (!ch?.realm) return undefined;
+    // `docker login` stored an identity token instead of a password: it is an OAuth2 refresh token.
+    if (creds?.identityToken && !s.refreshToken) s.refreshToken = creds.identityToken;
     if (creds && s.refreshToken !== null) {
       const realm = new URL(ch.realm, this.opts.baseUrl);
       const form: Record<string, string> = { service: ch.service ?? '', scope, client_id: 'nitro-conformance' };
@@ -139,6 +174,7 @@ export class HttpClient {
         s.storeToken(scope, token, j?.expires_in);
         return token;
       }
+      if (creds.identityToken) return undefined; // no password to fall back on
       s.refreshToken = null;
     }
     const u = new URL(ch.realm, this.opts.baseUrl);
@@ -158,11 +194,12 @@ export class HttpClient {
     let url = this.resolve(pathOrUrl);
     const wantAuth = (o.auth ?? 'auto') === 'auto';
     const follow = o.followRedirects ?? (method === 'GET' || method === 'HEAD');
+    let challengeScope: string | undefined;
     const build = async (): Promise<Record<string, string>> => {
       const h: Record<string, string> = { ...(o.headers ?? {}) };
       if (o.authorization) h.authorization = o.authorization;
       else if (wantAuth) {
-        const a = await this.authorizationFor(method, url, o.extraScopes);
+        const a = await this.authorizationFor(method, url, o.extraScopes, challengeScope);
         if (a) h.authorization = a;
       }
       return h;
@@ -170,7 +207,9 @@ export class HttpClient {
     let res = await this.raw(method, url, { headers: await build(), body: o.body, read: o.read });
     // Learn the challenge on the first 401 and retry once when the body can be sent again.
     if (res.status === 401 && wantAuth && !o.authorization && isReplayable(o.body)) {
+      const hadToken = this.opts.session.challenge?.scheme === 'bearer';
       this.opts.session.learn(res.headers.get('www-authenticate'));
+      if (hadToken) challengeScope = parseChallenge(res.headers.get('www-authenticate'))?.scope;
       const ch = this.opts.session.challenge;
       // Bearer: try a token (anonymous ones too); Basic: only worth retrying with credentials.
       if (ch?.scheme === 'bearer' || (ch?.scheme === 'basic' && this.opts.session.credentials)) {
@@ -208,11 +247,12 @@ export class HttpClient {
       durationMs: 0,
     };
     this.opts.transcript.push(ex);
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const init: RequestInit & { duplex?: 'half' } = {
       method,
       headers,
       redirect: 'manual',
-      signal: AbortSignal.timeout(this.opts.timeoutMs),
+      signal: this.opts.signal ? AbortSignal.any([this.opts.signal, timeout]) : timeout,
     };
     if (o.body !== undefined) {
       if (isReplayable(o.body)) init.body = o.body;
@@ -223,7 +263,7 @@ export class HttpClient {
     }
     let response: Response;
     try {
-      response = await fetch(url, init);
+      response = await (this.opts.transport?.fetch ?? fetch)(url, init);
     } catch (e) {
       ex.error = (e as Error).message + ((e as any).cause ? `: ${(e as any).cause.message ?? (e as any).cause}` : '');
       ex.durationMs = Date.now() - started;
@@ -259,6 +299,7 @@ export class HttpClient {
       }
     }
     const body = Buffer.concat(chunks);
+    this.opts.ledger?.record(method, url, response.status, response.headers, isReplayable(o.body) ? o.body : undefined);
     const ct = response.headers.get('content-type') ?? '';
     if (o.read !== 'digest' && length > 0) {
       const textual = /json|text|xml|html/.test(ct) || response.status >= 400 || body[0] === 0x7b;

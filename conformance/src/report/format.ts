@@ -2,10 +2,15 @@
 import type { AssertionRecord, CheckResult } from '../harness/types.js';
 import type { Exchange } from '../http/client.js';
 
-export const SYMBOL: Record<CheckResult['outcome'], string> = { passed: 'PASS', failed: 'FAIL', skipped: 'SKIP', error: 'ERR ' };
+export const SYMBOL: Record<CheckResult['outcome'], string> = { passed: 'PASS', failed: 'FAIL', unsupported: 'UNSP', skipped: 'SKIP', error: 'ERR ' };
+
+/** `[MUST]`, or `[MUST, failed SHOULD]` when only weaker assertions failed. */
+export function levelTag(r: CheckResult): string {
+  return r.failedLevel && r.failedLevel !== r.level ? `[${r.level}; failed ${r.failedLevel}]` : `[${r.level}]`;
+}
 
 export function describeFailure(f: AssertionRecord): string {
-  const parts = [`not ok - ${f.name}`];
+  const parts = [`not ok - ${f.name} [${f.level}]`];
   if (f.found !== undefined && f.wanted !== undefined) parts.push(`found: ${fmt(f.found)}  wanted: ${fmt(f.wanted)}`);
   else if (f.found !== undefined) parts.push(`found: ${fmt(f.found)}`);
   else if (f.wanted !== undefined) parts.push(`wanted: ${fmt(f.wanted)}`);
@@ -39,7 +44,7 @@ export function tail(ex: Exchange[], n = 12): Exchange[] {
 }
 
 export function detailText(r: CheckResult): string {
-  const out: string[] = [`${r.id}: ${r.title}`, `spec: ${r.spec}`];
+  const out: string[] = [`${r.id}: ${r.title}`, `spec: ${r.spec} ${levelTag(r)}`];
   if (r.reason) out.push(`reason: ${r.reason}`);
   for (const f of r.failures) out.push(describeFailure(f));
   for (const n of r.notes) out.push(`note: ${n}`);

@@ -4,8 +4,8 @@ import type { SuiteReport } from '../suite.js';
 export function tapStream(rep: SuiteReport): string {
   const out = ['TAP version 14'];
   rep.checks.forEach((c, i) => {
-    if (c.outcome === 'skipped') {
-      out.push(`ok ${i + 1} - ${c.id} # SKIP ${c.reason ?? ''}`);
+    if (c.outcome === 'skipped' || c.outcome === 'unsupported') {
+      out.push(`ok ${i + 1} - ${c.id} # SKIP ${c.outcome === 'unsupported' ? 'unsupported: ' : ''}${c.reason ?? ''}`);
       return;
     }
     out.push(`# Subtest: ${c.id}`);

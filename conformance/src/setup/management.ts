@@ -1,44 +1,13 @@
 // The Nitro management API (/api/…): detected by probing, used to provision users, tokens, repositories with push
-// rules, and to trigger GC. Everything created is remembered and removed by cleanup().
+// rules, and to trigger GC. Everything created is remembered and removed by cleanup(); repositories only once
+// the run's own images in them are gone (the suite deletes those through /v2/ first): a repository is never
+// force-deleted, so no image ever falls under another repository's (possibly public) visibility.
+import { randomBytes } from 'node:crypto';
 import type { Credentials } from '../config.js';
 import { basicHeader } from '../http/auth.js';
 import type { HttpClient, Res } from '../http/client.js';
 import { RegistryFailure } from '../harness/types.js';
-
-export interface RepositoryInfo {
-  id: string | number;
-  name: string;
-  visibility?: string;
-  config?: unknown;
-}
-
-export interface GcReport {
-  dry_run: boolean;
-  manifests_deleted: number;
-  blobs_deleted: number;
-  bytes_freed: number;
-  uploads_purged: number;
-  duration_ms: number;
-}
-
-export interface RepoStats {
-  repository_id: string | number;
-  name: string;
-  total_images: number;
-  total_tags: number;
-  total_manifests: number;
-  total_blobs: number;
-  storage_used: number;
-  last_push: string | null;
-  last_gc: string | null;
-}
-
-export interface PushRules {
-  allow_tag_overwrite: boolean;
-  must_be_project_member: boolean;
-  must_use_auth_token_for_push: boolean;
-  require_content_trust: boolean;
-}
+import type { GcReport, PushRules, RepoStats, Role, SetupAdapter, SetupRepository } from './adapter.js';
 
 export const OPEN_RULES: PushRules = {
   allow_tag_overwrite: true,
@@ -57,9 +26,11 @@ export async function detectManagement(http: HttpClient, admin: Credentials | un
   return undefined;
 }
 
-export class ManagementSession {
+export class ManagementSession implements SetupAdapter {
+  readonly kind = 'nitro-api';
+  readonly gcDryRun = true;
   private users: string[] = [];
-  private repos: Array<string | number> = [];
+  private repos: SetupRepository[] = [];
   constructor(
     private readonly http: HttpClient,
     private readonly admin: Credentials,
@@ -96,62 +67,69 @@ export class ManagementSession {
     return res;
   }
 
-  async createUser(username: string, password: string, admin = false): Promise<Credentials> {
+  createUser = async (username: string, password: string, admin = false): Promise<Credentials> => {
     this.ok(await this.call('POST', '/api/users', { username, password, admin }), `create user ${username}`);
     this.users.push(username);
     return { username, password };
-  }
+  };
 
-  async createToken(username: string, name: string, opts: { scopes?: string[]; expires_in?: number } = {}): Promise<string> {
-    const res = this.ok(await this.call('POST', `/api/users/${username}/tokens`, { name, ...opts }), `create token for ${username}`);
+  createToken = async (username: string, name: string, opts: { expiresIn?: number } = {}): Promise<string> => {
+    const body = { name, ...(opts.expiresIn !== undefined ? { expires_in: opts.expiresIn } : {}) };
+    const res = this.ok(await this.call('POST', `/api/users/${username}/tokens`, body), `create token for ${username}`);
     const token = res.json<{ token?: string }>()?.token;
     if (!token) throw new RegistryFailure(`management API: token response for ${username} has no "token"`);
     return token;
-  }
+  };
 
-  async setMember(project: string, username: string, role: 'read' | 'write' | 'admin'): Promise<void> {
+  setMember = async (project: string, username: string, role: Role): Promise<void> => {
     this.ok(await this.call('PUT', `/api/projects/${project}/members/${username}`, { role }), `add ${username} to ${project}`);
-  }
+  };
 
-  async createRepository(name: string, rules: Partial<PushRules> = {}, publicKeys: string[] = [], visibility = 'private'): Promise<string | number> {
+  createRepository = async (slug: string, rules: Partial<PushRules> = {}, publicKeys: string[] = []): Promise<SetupRepository> => {
+    const name = `nc${this.runId}-${slug}-${randomBytes(2).toString('hex')}`;
     const config = { type: 'Hosted', push_rules: { ...OPEN_RULES, ...rules }, content_trust: { public_keys: publicKeys } };
-    const res = this.ok(await this.call('POST', '/api/repository', { name, visibility, config }), `create repository ${name}`);
+    const res = this.ok(await this.call('POST', '/api/repository', { name, visibility: 'private', config }), `create repository ${name}`);
     const id = res.json<{ id?: string | number }>()?.id;
     if (id === undefined) throw new RegistryFailure(`management API: create repository ${name} returned no id`);
-    this.repos.push(id);
-    return id;
-  }
+    const r = { repository: name, id: String(id), image: `${name}/app` };
+    this.repos.push(r);
+    return r;
+  };
 
-  async setRules(id: string | number, rules: Partial<PushRules>, publicKeys: string[] = []): Promise<void> {
-    const config = { type: 'Hosted', push_rules: { ...OPEN_RULES, ...rules }, content_trust: { public_keys: publicKeys } };
-    this.ok(await this.call('PUT', `/api/repository/${id}/config`, config), `set rules on repository ${id}`);
-  }
-
-  async findRepository(name: string): Promise<RepositoryInfo | undefined> {
-    const res = this.ok(await this.call('GET', '/api/repository'), 'list repositories');
-    return (res.json<RepositoryInfo[]>() ?? []).find((r) => r.name === name);
-  }
-
-  async gc(id: string | number, body: { dry_run: boolean; delete_untagged: boolean; grace_seconds: number }): Promise<GcReport> {
-    const res = this.ok(await this.call('POST', `/api/repository/${id}/gc`, body), `gc repository ${id}`);
+  gc = async (target: SetupRepository, o: { dryRun: boolean; graceSeconds: number }): Promise<GcReport> => {
+    const body = { dry_run: o.dryRun, delete_untagged: true, grace_seconds: o.graceSeconds };
+    const res = this.ok(await this.call('POST', `/api/repository/${target.id}/gc`, body), `gc repository ${target.id}`);
     const r = res.json<GcReport>();
     if (!r) throw new RegistryFailure('management API: GC answer is not JSON');
     return r;
-  }
+  };
 
-  async stats(id: string | number): Promise<RepoStats> {
-    const res = this.ok(await this.call('GET', `/api/repository/${id}/stats`), `stats of repository ${id}`);
+  stats = async (target: SetupRepository): Promise<RepoStats> => {
+    const res = this.ok(await this.call('GET', `/api/repository/${target.id}/stats`), `stats of repository ${target.id}`);
     const r = res.json<RepoStats>();
     if (!r) throw new RegistryFailure('management API: stats answer is not JSON');
     return r;
+  };
+
+  async release(): Promise<string[]> {
+    const problems: string[] = [];
+    for (const { id, repository } of this.repos) {
+      const config = { type: 'Hosted', push_rules: OPEN_RULES, content_trust: { public_keys: [] } };
+      const r = await this.call('PUT', `/api/repository/${id}/config`, config).catch((e: Error) => e);
+      if (r instanceof Error || r.status !== 200) problems.push(`repository ${repository}: rules not lifted before cleanup (${r instanceof Error ? r.message : `HTTP ${r.status}`})`);
+    }
+    return problems;
   }
 
   /** Remove what this run created; failures are reported, never thrown. */
   async cleanup(): Promise<string[]> {
     const problems: string[] = [];
-    for (const id of this.repos.splice(0)) {
-      const r = await this.call('DELETE', `/api/repository/${id}?force=true`).catch((e: Error) => e);
-      if (r instanceof Error || ![200, 202, 204, 404].includes(r.status)) problems.push(`delete repository ${id}: ${r instanceof Error ? r.message : r.status}`);
+    for (const { id, repository } of this.repos.splice(0)) {
+      // Never ?force=true: a repository that still owns images keeps them (and their access rules); say so.
+      const r = await this.call('DELETE', `/api/repository/${id}`).catch((e: Error) => e);
+      if (r instanceof Error || ![200, 202, 204, 404].includes(r.status)) {
+        problems.push(`repository ${repository} (id ${id}) not deleted: ${r instanceof Error ? r.message : `HTTP ${r.status} ${r.text().slice(0, 160)}`}`);
+      }
     }
     for (const u of this.users.splice(0)) {
       const r = await this.call('DELETE', `/api/users/${u}`).catch((e: Error) => e);

@@ -29,7 +29,8 @@ export function summarize(lines, limit = 50) {
     : 'tests: tap printed no result line (the test run ended before tap finished; see the log above)\n';
   if (failures.length) {
     out += `failing tests (${failures.length}):\n`;
-    for (const f of failures.slice(0, limit)) out += `  ✗ ${f}\n`;
+    // Assertion messages can carry a whole log (t.equal(code, 0, stdout)): keep each line readable.
+    for (const f of failures.slice(0, limit)) out += `  ✗ ${f.length > 300 ? `${f.slice(0, 299)}…` : f}\n`;
     if (failures.length > limit) out += `  … and ${failures.length - limit} more\n`;
   }
   return out;

@@ -120,4 +120,6 @@ t.test('tap-summary: the count line, and the failing tests by their full path (d
   t.match(summarize(['npm ERR! build failed']), /^tests: tap printed no result line/, 'no invented count when tap did not finish');
   const many = Array.from({ length: 60 }, (_, i) => `not ok ${i + 1} - test/f${i}.test.ts`);
   t.match(summarize(many, 50), /failing tests \(60\):[\s\S]*… and 10 more\n$/);
+  const long = summarize([`not ok 1 - ${'x'.repeat(1000)}`]).split('\n')[2];
+  t.equal(long.length, '  ✗ '.length + 300, 'a failing test with a huge message is cut to 300 characters');
 });

@@ -54,6 +54,8 @@ if (noDocker && !REQUIRE_DOCKER) {
     const dockerConfig = mkdtempSync(join(work, 'docker-config-'));
     const env = { DOCKER_CONFIG: dockerConfig, GITHUB_REPOSITORY: 'octo/e2e', GITHUB_SHA: 'e2e0000', GITHUB_SERVER_URL: 'https://github.com' };
     const tags = [`${host}/${repo}:v1.0.0`, `${host}/${repo}:latest`];
+    // With the containerd image store, buildx --push also keeps the image in the engine: remove it.
+    t.teardown(() => void spawnSync('docker', ['image', 'rm', '--force', ...tags], { stdio: 'ignore' }));
     const inputs = {
       registry: host,
       ...(withLogin ? { username: user, password: PASSWORD } : {}),

@@ -1,4 +1,7 @@
-/** Entry of the login/ sub-action: docker login (password on stdin); docker logout in its post step. */
+/**
+ * Entry of the login/ sub-action: (ca-cert for the daemon) → docker login (password on stdin); docker
+ * logout and the CA's removal in its post step.
+ */
 import * as core from '@actions/core';
 import { dockerLogin, dockerLogout } from './docker/login.js';
 import { installDaemonCa, removeDaemonCa } from './docker/registry-ca.js';

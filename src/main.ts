@@ -1,6 +1,7 @@
 /**
- * Entry of the root action: login → build and push → verify; the post step (same bundle, told apart by
- * saved state) logs out and removes a builder it created. Orchestration only: the work is in modules.
+ * Entry of the root action: (ca-cert for the daemon) → login → build and push → verify; the post step
+ * (same bundle, told apart by saved state) removes a builder it created, logs out and removes the CA it
+ * installed. Orchestration only: the work is in modules.
  */
 import * as core from '@actions/core';
 import { buildAndPush, builderName, createBuilder, removeBuilder } from './docker/buildx.js';

@@ -39,7 +39,12 @@ if (!entry) {
 }
 const file = join(build, entry[0]);
 if (!existsSync(file)) {
-  process.stderr.write(`nitro-registry: '${command}' is not built (${file} is missing); run 'npm run build'\n`);
+  // Two reasons: a checkout that was not built, or the slim server image, which has only the
+  // server's commands (the `full` image adds conformance and verify).
+  process.stderr.write(
+    `nitro-registry: '${command}' is not available here (${file} is missing): in a checkout run 'npm run build'; ` +
+      `in a container use the full image (tag suffix -full), the default image has only the server's commands\n`,
+  );
   process.exit(2);
 }
 try {

@@ -1,4 +1,5 @@
-import { parseBoolean, parseKeyValues, parseList } from './lists.js';
+import { parseBoolean, parseKeyValues, parseList, parseSeconds } from './lists.js';
+import { DEFAULT_DEADLINE_MS, readCaCert } from './registry/transport.js';
 
 /** Reads one input by its action.yml name; `core.getInput` in the Action, a map in tests. */
 export type InputGetter = (name: string) => string;
@@ -10,6 +11,8 @@ export interface ActionInputs {
   password: string;
   logout: boolean;
   insecure: boolean;
+  /** PEM of a private CA (from `ca-cert`: the PEM itself or a file path); undefined when not given. */
+  caCert: string | undefined;
   context: string;
   file: string;
   tags: string[];
@@ -28,8 +31,12 @@ export interface ActionInputs {
   verify: boolean;
   verifyPull: boolean;
   repair: boolean;
+  /** Overall deadline of the verification's registry requests, in ms (0: none). */
+  verifyTimeoutMs: number;
   reportPath: string;
 }
+
+const DEFAULT_TIMEOUT_SECONDS = DEFAULT_DEADLINE_MS / 1000;
 
 export function readActionInputs(get: InputGetter): ActionInputs {
   const str = (name: string) => get(name).trim();
@@ -41,6 +48,7 @@ export function readActionInputs(get: InputGetter): ActionInputs {
     password: get('password').replace(/\r?\n$/, ''),
     logout: bool('logout', true),
     insecure: bool('insecure', false),
+    caCert: readCaCert(get('ca-cert'), 'Input "ca-cert"'),
     context: str('context'),
     file: str('file'),
     tags: parseList(get('tags')),
@@ -59,6 +67,7 @@ export function readActionInputs(get: InputGetter): ActionInputs {
     verify: bool('verify', true),
     verifyPull: bool('verify-pull', false),
     repair: bool('repair', true),
+    verifyTimeoutMs: parseSeconds('verify-timeout', get('verify-timeout'), DEFAULT_TIMEOUT_SECONDS),
     reportPath: str('report-path'),
   };
   if (inputs.password && !inputs.username) throw new Error('Input "password" is set but "username" is empty');
@@ -78,8 +87,10 @@ export interface VerifyInputs {
   username: string;
   password: string;
   insecure: boolean;
+  caCert: string | undefined;
   pull: boolean;
   repair: boolean;
+  timeoutMs: number;
   reportPath: string;
 }
 
@@ -93,20 +104,27 @@ export function readVerifyInputs(get: InputGetter): VerifyInputs {
     username: get('username').trim(),
     password: get('password').replace(/\r?\n$/, ''),
     insecure: parseBoolean('insecure', get('insecure'), false),
+    caCert: readCaCert(get('ca-cert'), 'Input "ca-cert"'),
     pull: parseBoolean('pull', get('pull'), false),
     repair: parseBoolean('repair', get('repair'), false),
+    timeoutMs: parseSeconds('timeout', get('timeout'), DEFAULT_TIMEOUT_SECONDS),
     reportPath: get('report-path').trim(),
   };
   return inputs;
 }
 
-/** Inputs of the login/ sub-action. */
+/**
+ * Inputs of the login/ sub-action. No `insecure`: whether `docker login` may use plain HTTP is the Docker
+ * daemon's decision (loopback always, other hosts when listed in insecure-registries); nothing the action
+ * could pass changes it.
+ */
 export interface LoginInputs {
   registry: string;
   username: string;
   password: string;
   logout: boolean;
-  insecure: boolean;
+  /** PEM of a private CA, installed for the Docker daemon (certs.d) for this registry. */
+  caCert: string | undefined;
 }
 
 export function readLoginInputs(get: InputGetter): LoginInputs {
@@ -118,6 +136,6 @@ export function readLoginInputs(get: InputGetter): LoginInputs {
     username,
     password,
     logout: parseBoolean('logout', get('logout'), true),
-    insecure: parseBoolean('insecure', get('insecure'), false),
+    caCert: readCaCert(get('ca-cert'), 'Input "ca-cert"'),
   };
 }

@@ -69,3 +69,11 @@ export function parseKeyValues(name: string, entries: string[]): Map<string, str
   }
   return map;
 }
+
+/** A whole number of seconds (0 allowed: "no limit"), as milliseconds; empty means the default. */
+export function parseSeconds(name: string, value: string, fallbackSeconds: number): number {
+  const v = value.trim();
+  if (v === '') return fallbackSeconds * 1000;
+  if (!/^\d+$/.test(v)) throw new Error(`Input "${name}" must be a whole number of seconds, got "${v}"`);
+  return Number(v) * 1000;
+}

@@ -1,6 +1,10 @@
-/** Entry of the login/ sub-action: docker login (password on stdin); docker logout in its post step. */
+/**
+ * Entry of the login/ sub-action: (ca-cert for the daemon) → docker login (password on stdin); docker
+ * logout and the CA's removal in its post step.
+ */
 import * as core from '@actions/core';
 import { dockerLogin, dockerLogout } from './docker/login.js';
+import { installDaemonCa, removeDaemonCa } from './docker/registry-ca.js';
 import { readLoginInputs } from './inputs.js';
 import { runMainOrPost, loadPostState, markMainStarted, savePostState } from './post-state.js';
 import { registryHost } from './registry/image-ref.js';
@@ -13,6 +17,7 @@ async function main(): Promise<void> {
   const inputs = readLoginInputs(rawInput);
   core.setSecret(inputs.password);
   const host = registryHost(inputs.registry);
+  if (inputs.caCert) savePostState({ installedCa: await installDaemonCa([host], inputs.caCert) });
   await core.group(`Logging in to ${host}`, () => dockerLogin(host, inputs.username, inputs.password));
   if (inputs.logout) savePostState({ logoutRegistry: host });
 }
@@ -20,6 +25,7 @@ async function main(): Promise<void> {
 async function post(): Promise<void> {
   const state = loadPostState();
   if (state.logoutRegistry) await dockerLogout(state.logoutRegistry);
+  if (state.installedCa) await removeDaemonCa(state.installedCa);
 }
 
 await runMainOrPost(main, post);

@@ -1,10 +1,12 @@
 /**
- * Entry of the root action: login → build and push → verify; the post step (same bundle, told apart by
- * saved state) logs out and removes a builder it created. Orchestration only: the work is in modules.
+ * Entry of the root action: (ca-cert for the daemon) → login → build and push → verify; the post step
+ * (same bundle, told apart by saved state) removes a builder it created, logs out and removes the CA it
+ * installed. Orchestration only: the work is in modules.
  */
 import * as core from '@actions/core';
-import { buildAndPush, createBuilder, removeBuilder } from './docker/buildx.js';
+import { buildAndPush, builderName, createBuilder, removeBuilder } from './docker/buildx.js';
 import { dockerLogin, dockerLogout } from './docker/login.js';
+import { dockerRegistryHosts, installDaemonCa, removeDaemonCa, writeBuildkitdConfig } from './docker/registry-ca.js';
 import { defaultOciLabels, mergeLabels } from './github-labels.js';
 import { readActionInputs } from './inputs.js';
 import { runMainOrPost, loadPostState, markMainStarted, savePostState } from './post-state.js';
@@ -21,7 +23,9 @@ async function main(): Promise<void> {
   const inputs = readActionInputs(rawInput);
   if (inputs.password) core.setSecret(inputs.password);
   const host = registryHost(inputs.registry);
+  const dockerHosts = dockerRegistryHosts(inputs.registry, inputs.tags);
 
+  if (inputs.caCert) savePostState({ installedCa: await installDaemonCa(dockerHosts, inputs.caCert) });
   if (inputs.username) {
     await core.group(`Logging in to ${host}`, () => dockerLogin(host, inputs.username, inputs.password));
     if (inputs.logout) savePostState({ logoutRegistry: host });
@@ -33,8 +37,10 @@ async function main(): Promise<void> {
 
   let builder = inputs.builder || undefined;
   if (inputs.createBuilder) {
-    builder = await createBuilder(inputs.builder);
+    builder = builderName(inputs.builder);
+    // Saved first: a bootstrap that fails leaves a registered builder for the post step to remove.
     savePostState({ createdBuilder: builder });
+    await createBuilder(builder, { buildkitdConfig: inputs.caCert ? writeBuildkitdConfig(dockerHosts, inputs.caCert) : undefined });
   }
   const labels = inputs.defaultLabels ? mergeLabels(defaultOciLabels(), inputs.labels) : inputs.labels;
   const build = await buildAndPush(inputs, labels, builder);
@@ -53,7 +59,14 @@ async function main(): Promise<void> {
   const report = await core.group('Verifying what the registry serves', () =>
     runVerification(
       { images: inputs.tags, expectedDigest: build.digest, platforms: inputs.platforms, pull: inputs.verifyPull, repair: inputs.repair },
-      { registry: inputs.registry, credentials: inputs.username ? { username: inputs.username, password: inputs.password } : undefined, insecure: inputs.insecure, log: core.info },
+      {
+        registry: inputs.registry,
+        credentials: inputs.username ? { username: inputs.username, password: inputs.password } : undefined,
+        insecure: inputs.insecure,
+        caCert: inputs.caCert,
+        deadlineMs: inputs.verifyTimeoutMs,
+        log: core.info,
+      },
     ),
   );
   await publishReport(report, inputs.reportPath);
@@ -64,6 +77,7 @@ async function post(): Promise<void> {
   const state = loadPostState();
   if (state.createdBuilder) await removeBuilder(state.createdBuilder);
   if (state.logoutRegistry) await dockerLogout(state.logoutRegistry);
+  if (state.installedCa) await removeDaemonCa(state.installedCa);
 }
 
 await runMainOrPost(main, post);

@@ -1,4 +1,5 @@
 import * as core from '@actions/core';
+import type { InstalledCa } from './docker/registry-ca.js';
 
 /**
  * What the post step needs to undo, saved by the main step with core.saveState. The runner hands it back
@@ -7,8 +8,10 @@ import * as core from '@actions/core';
 export interface PostState {
   /** Registry host to `docker logout` from; absent when no login happened or `logout: false`. */
   logoutRegistry?: string;
-  /** Builder created by this action, to remove in post. */
+  /** Builder created by this action (saved before `buildx create`, which may fail half-way), to remove in post. */
   createdBuilder?: string;
+  /** CA files installed for the Docker daemon (`ca-cert`), to remove in post. */
+  installedCa?: InstalledCa;
 }
 
 const IS_POST = 'isPost';
@@ -52,8 +55,14 @@ export function loadPostState(): PostState {
     return {
       logoutRegistry: typeof parsed.logoutRegistry === 'string' ? parsed.logoutRegistry : undefined,
       createdBuilder: typeof parsed.createdBuilder === 'string' ? parsed.createdBuilder : undefined,
+      installedCa: isInstalledCa(parsed.installedCa) ? parsed.installedCa : undefined,
     };
   } catch {
     return {};
   }
+}
+
+function isInstalledCa(v: unknown): v is InstalledCa {
+  const strings = (x: unknown) => Array.isArray(x) && x.every((e) => typeof e === 'string');
+  return typeof v === 'object' && v !== null && strings((v as InstalledCa).files) && strings((v as InstalledCa).dirs);
 }

@@ -25,7 +25,14 @@ async function run(): Promise<void> {
     const report = await core.group('Verifying what the registry serves', () =>
       runVerification(
         { images, expectedDigest: digest, platforms: inputs.platforms, pull: inputs.pull, repair: inputs.repair },
-        { registry, credentials: inputs.username ? { username: inputs.username, password: inputs.password } : undefined, insecure: inputs.insecure, log: core.info },
+        {
+          registry,
+          credentials: inputs.username ? { username: inputs.username, password: inputs.password } : undefined,
+          insecure: inputs.insecure,
+          caCert: inputs.caCert,
+          deadlineMs: inputs.timeoutMs,
+          log: core.info,
+        },
       ),
     );
     if (report.digest) {

@@ -8619,7 +8619,7 @@ var require_agent = __commonJS({
     function defaultFactory(origin, opts) {
       return opts && opts.connections === 1 ? new Client(origin, opts) : new Pool(origin, opts);
     }
-    var Agent = class extends DispatcherBase {
+    var Agent2 = class extends DispatcherBase {
       constructor({ factory = defaultFactory, maxRedirections = 0, connect, tls, ...options } = {}) {
         if (typeof factory !== "function") {
           throw new InvalidArgumentError("factory must be a function.");
@@ -8694,7 +8694,7 @@ var require_agent = __commonJS({
         await Promise.all(destroyPromises);
       }
     };
-    module.exports = Agent;
+    module.exports = Agent2;
   }
 });
 
@@ -8704,7 +8704,7 @@ var require_proxy_agent = __commonJS({
     "use strict";
     var { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = require_symbols();
     var { URL: URL2 } = __require("node:url");
-    var Agent = require_agent();
+    var Agent2 = require_agent();
     var Pool = require_pool();
     var DispatcherBase = require_dispatcher_base();
     var { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = require_errors();
@@ -8819,7 +8819,7 @@ var require_proxy_agent = __commonJS({
           return agentFactory(origin2, options);
         };
         this[kClient] = clientFactory(url, { connect });
-        this[kAgent] = new Agent({
+        this[kAgent] = new Agent2({
           ...opts,
           factory,
           connect: async (opts2, callback) => {
@@ -8928,7 +8928,7 @@ var require_env_http_proxy_agent = __commonJS({
     var DispatcherBase = require_dispatcher_base();
     var { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = require_symbols();
     var ProxyAgent2 = require_proxy_agent();
-    var Agent = require_agent();
+    var Agent2 = require_agent();
     var DEFAULT_PORTS = {
       "http:": 80,
       "https:": 443
@@ -8948,7 +8948,7 @@ var require_env_http_proxy_agent = __commonJS({
           });
         }
         const { httpProxy, httpsProxy, noProxy, ...agentOpts } = opts;
-        this[kNoProxyAgent] = new Agent(agentOpts);
+        this[kNoProxyAgent] = new Agent2(agentOpts);
         const HTTP_PROXY = httpProxy ?? process.env.http_proxy ?? process.env.HTTP_PROXY;
         if (HTTP_PROXY) {
           this[kHttpProxyAgent] = new ProxyAgent2({ ...agentOpts, uri: HTTP_PROXY });
@@ -11293,7 +11293,7 @@ var require_mock_agent = __commonJS({
   "node_modules/undici/lib/mock/mock-agent.js"(exports, module) {
     "use strict";
     var { kClients } = require_symbols();
-    var Agent = require_agent();
+    var Agent2 = require_agent();
     var {
       kAgent,
       kMockAgentSet,
@@ -11320,7 +11320,7 @@ var require_mock_agent = __commonJS({
         if (opts?.agent && typeof opts.agent.dispatch !== "function") {
           throw new InvalidArgumentError("Argument opts.agent must implement Agent");
         }
-        const agent = opts?.agent ? opts.agent : new Agent(opts);
+        const agent = opts?.agent ? opts.agent : new Agent2(opts);
         this[kAgent] = agent;
         this[kClients] = agent[kClients];
         this[kOptions] = buildMockOptions(opts);
@@ -11424,9 +11424,9 @@ var require_global2 = __commonJS({
     "use strict";
     var globalDispatcher = /* @__PURE__ */ Symbol.for("undici.globalDispatcher.1");
     var { InvalidArgumentError } = require_errors();
-    var Agent = require_agent();
+    var Agent2 = require_agent();
     if (getGlobalDispatcher() === void 0) {
-      setGlobalDispatcher(new Agent());
+      setGlobalDispatcher(new Agent2());
     }
     function setGlobalDispatcher(agent) {
       if (!agent || typeof agent.dispatch !== "function") {
@@ -13608,7 +13608,7 @@ var require_fetch = __commonJS({
     function handleFetchDone(response) {
       finalizeAndReportTiming(response, "fetch");
     }
-    function fetch(input, init = void 0) {
+    function fetch2(input, init = void 0) {
       webidl.argumentLengthCheck(arguments, 1, "globalThis.fetch");
       let p = createDeferredPromise();
       let requestObject;
@@ -14563,7 +14563,7 @@ var require_fetch = __commonJS({
       }
     }
     module.exports = {
-      fetch,
+      fetch: fetch2,
       Fetch,
       fetching,
       finalizeAndReportTiming
@@ -19016,7 +19016,7 @@ var require_undici = __commonJS({
     var Dispatcher = require_dispatcher();
     var Pool = require_pool();
     var BalancedPool = require_balanced_pool();
-    var Agent = require_agent();
+    var Agent2 = require_agent();
     var ProxyAgent2 = require_proxy_agent();
     var EnvHttpProxyAgent = require_env_http_proxy_agent();
     var RetryAgent = require_retry_agent();
@@ -19039,7 +19039,7 @@ var require_undici = __commonJS({
     module.exports.Client = Client;
     module.exports.Pool = Pool;
     module.exports.BalancedPool = BalancedPool;
-    module.exports.Agent = Agent;
+    module.exports.Agent = Agent2;
     module.exports.ProxyAgent = ProxyAgent2;
     module.exports.EnvHttpProxyAgent = EnvHttpProxyAgent;
     module.exports.RetryAgent = RetryAgent;
@@ -19101,7 +19101,7 @@ var require_undici = __commonJS({
     module.exports.setGlobalDispatcher = setGlobalDispatcher;
     module.exports.getGlobalDispatcher = getGlobalDispatcher;
     var fetchImpl = require_fetch().fetch;
-    module.exports.fetch = async function fetch(init, options = void 0) {
+    module.exports.fetch = async function fetch2(init, options = void 0) {
       try {
         return await fetchImpl(init, options);
       } catch (err) {
@@ -20444,8 +20444,9 @@ var ERROR_CODES = {
   AUTH_FAILED: "the registry rejected the credentials (check username/password or token scopes)",
   ACCESS_DENIED: "the credentials are valid but lack permission for this repository",
   UNREACHABLE: "the registry could not be reached (check the host name, port and network)",
-  PLAIN_HTTP: "the registry speaks plain HTTP; set `insecure: true` to allow it",
-  TLS_ERROR: "the TLS handshake with the registry failed",
+  PLAIN_HTTP: "the registry speaks plain HTTP; set `insecure: true` to allow it (loopback registries need no setting)",
+  TLS_ERROR: "the TLS handshake with the registry failed (a private CA? pass it as `ca-cert` / --ca-cert, or set NODE_EXTRA_CA_CERTS)",
+  TIMEOUT: "the registry did not answer in time (raise `timeout` / --timeout if the registry is just slow)",
   REGISTRY_ERROR: "the registry answered with an unexpected status",
   TAG_MISMATCH: "the tag does not resolve to the pushed digest",
   TAG_ON_CHILD: "the tag points at a platform manifest instead of the image index (buildx double-push race)",
@@ -20499,6 +20500,68 @@ async function dockerLogout(host) {
   if (code !== 0) warning(`docker logout ${host} exited with ${code}`);
 }
 
+// src/docker/registry-ca.ts
+import { existsSync as existsSync2, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { join as join3 } from "node:path";
+
+// src/registry/image-ref.ts
+var DOCKER_HUB = "docker.io";
+function registryHost(input) {
+  let v = input.trim().replace(/^[a-z]+:\/\//i, "");
+  const slash = v.indexOf("/");
+  if (slash >= 0) v = v.slice(0, slash);
+  return v === "" ? DOCKER_HUB : v;
+}
+
+// src/docker/registry-ca.ts
+var CA_FILE_NAME = "nitro-registry-ca.crt";
+function certsDir(env = process.env) {
+  return env.NITRO_DOCKER_CERTS_D || "/etc/docker/certs.d";
+}
+async function installDaemonCa(hosts, pem) {
+  const installed = { files: [], dirs: [] };
+  for (const host of [...new Set(hosts)]) {
+    const dir = join3(certsDir(), host);
+    const file = join3(dir, CA_FILE_NAME);
+    const created = !existsSync2(dir);
+    try {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(file, pem, { mode: 420 });
+    } catch (err) {
+      const code = err.code;
+      if (code !== "EACCES" && code !== "EPERM" || !await sudoWrite(dir, file, pem)) {
+        warning(`ca-cert: could not install the CA for the Docker daemon at ${file} (${code ?? err.message}); docker login/push to ${host} may fail with a certificate error`);
+        continue;
+      }
+    }
+    installed.files.push(file);
+    if (created) installed.dirs.push(dir);
+    info(`ca-cert: the Docker daemon trusts the CA for ${host} (${file})`);
+  }
+  return installed;
+}
+async function sudoWrite(dir, file, pem) {
+  const opts = { ignoreReturnCode: true, silent: true };
+  if ((await getExecOutput("sudo", ["-n", "mkdir", "-p", dir], opts)).exitCode !== 0) return false;
+  return (await getExecOutput("sudo", ["-n", "tee", file], { ...opts, input: Buffer.from(pem) })).exitCode === 0;
+}
+async function removeDaemonCa(installed) {
+  for (const file of installed.files) {
+    try {
+      rmSync(file, { force: true });
+    } catch {
+      await exec("sudo", ["-n", "rm", "-f", file], { ignoreReturnCode: true, silent: true });
+    }
+  }
+  for (const dir of installed.dirs) {
+    try {
+      if (existsSync2(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
+    } catch {
+      await exec("sudo", ["-n", "rmdir", dir], { ignoreReturnCode: true, silent: true });
+    }
+  }
+}
+
 // src/lists.ts
 function parseBoolean(name, value, fallback) {
   const v = value.trim();
@@ -20508,7 +20571,30 @@ function parseBoolean(name, value, fallback) {
   throw new Error(`Input "${name}" must be true or false, got "${v}"`);
 }
 
+// src/registry/transport.ts
+import { readFileSync } from "node:fs";
+var import_undici2 = __toESM(require_undici(), 1);
+var DEFAULT_DEADLINE_MS = 6e5;
+function readCaCert(value, inputName) {
+  const v = value.trim();
+  if (v === "") return void 0;
+  const pem = v.includes("-----BEGIN") ? v : readPemFile(v, inputName);
+  if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(pem)) {
+    throw new ActionError("INVALID_INPUT", `${inputName}: no PEM certificate (-----BEGIN CERTIFICATE-----) in ${v.includes("-----BEGIN") ? "the value" : v}`);
+  }
+  return `${pem.trim()}
+`;
+}
+function readPemFile(path4, inputName) {
+  try {
+    return readFileSync(path4, "utf8");
+  } catch (err) {
+    throw new ActionError("INVALID_INPUT", `${inputName}: cannot read ${path4} (${err.code ?? err.message})`);
+  }
+}
+
 // src/inputs.ts
+var DEFAULT_TIMEOUT_SECONDS = DEFAULT_DEADLINE_MS / 1e3;
 function readLoginInputs(get) {
   const username = get("username").trim();
   const password = get("password").replace(/\r?\n$/, "");
@@ -20518,7 +20604,7 @@ function readLoginInputs(get) {
     username,
     password,
     logout: parseBoolean("logout", get("logout"), true),
-    insecure: parseBoolean("insecure", get("insecure"), false)
+    caCert: readCaCert(get("ca-cert"), 'Input "ca-cert"')
   };
 }
 
@@ -20551,20 +20637,16 @@ function loadPostState() {
     const parsed = JSON.parse(raw);
     return {
       logoutRegistry: typeof parsed.logoutRegistry === "string" ? parsed.logoutRegistry : void 0,
-      createdBuilder: typeof parsed.createdBuilder === "string" ? parsed.createdBuilder : void 0
+      createdBuilder: typeof parsed.createdBuilder === "string" ? parsed.createdBuilder : void 0,
+      installedCa: isInstalledCa(parsed.installedCa) ? parsed.installedCa : void 0
     };
   } catch {
     return {};
   }
 }
-
-// src/registry/image-ref.ts
-var DOCKER_HUB = "docker.io";
-function registryHost(input) {
-  let v = input.trim().replace(/^[a-z]+:\/\//i, "");
-  const slash = v.indexOf("/");
-  if (slash >= 0) v = v.slice(0, slash);
-  return v === "" ? DOCKER_HUB : v;
+function isInstalledCa(v) {
+  const strings = (x) => Array.isArray(x) && x.every((e) => typeof e === "string");
+  return typeof v === "object" && v !== null && strings(v.files) && strings(v.dirs);
 }
 
 // src/login-main.ts
@@ -20574,11 +20656,13 @@ async function main() {
   const inputs = readLoginInputs(rawInput);
   setSecret(inputs.password);
   const host = registryHost(inputs.registry);
+  if (inputs.caCert) savePostState({ installedCa: await installDaemonCa([host], inputs.caCert) });
   await group(`Logging in to ${host}`, () => dockerLogin(host, inputs.username, inputs.password));
   if (inputs.logout) savePostState({ logoutRegistry: host });
 }
 async function post() {
   const state = loadPostState();
   if (state.logoutRegistry) await dockerLogout(state.logoutRegistry);
+  if (state.installedCa) await removeDaemonCa(state.installedCa);
 }
 await runMainOrPost(main, post);

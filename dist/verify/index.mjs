@@ -8619,7 +8619,7 @@ var require_agent = __commonJS({
     function defaultFactory(origin, opts) {
       return opts && opts.connections === 1 ? new Client(origin, opts) : new Pool(origin, opts);
     }
-    var Agent = class extends DispatcherBase {
+    var Agent2 = class extends DispatcherBase {
       constructor({ factory = defaultFactory, maxRedirections = 0, connect, tls, ...options } = {}) {
         if (typeof factory !== "function") {
           throw new InvalidArgumentError("factory must be a function.");
@@ -8694,7 +8694,7 @@ var require_agent = __commonJS({
         await Promise.all(destroyPromises);
       }
     };
-    module.exports = Agent;
+    module.exports = Agent2;
   }
 });
 
@@ -8704,7 +8704,7 @@ var require_proxy_agent = __commonJS({
     "use strict";
     var { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = require_symbols();
     var { URL: URL2 } = __require("node:url");
-    var Agent = require_agent();
+    var Agent2 = require_agent();
     var Pool = require_pool();
     var DispatcherBase = require_dispatcher_base();
     var { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = require_errors();
@@ -8819,7 +8819,7 @@ var require_proxy_agent = __commonJS({
           return agentFactory(origin2, options);
         };
         this[kClient] = clientFactory(url, { connect });
-        this[kAgent] = new Agent({
+        this[kAgent] = new Agent2({
           ...opts,
           factory,
           connect: async (opts2, callback) => {
@@ -8928,7 +8928,7 @@ var require_env_http_proxy_agent = __commonJS({
     var DispatcherBase = require_dispatcher_base();
     var { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = require_symbols();
     var ProxyAgent2 = require_proxy_agent();
-    var Agent = require_agent();
+    var Agent2 = require_agent();
     var DEFAULT_PORTS = {
       "http:": 80,
       "https:": 443
@@ -8948,7 +8948,7 @@ var require_env_http_proxy_agent = __commonJS({
           });
         }
         const { httpProxy, httpsProxy, noProxy, ...agentOpts } = opts;
-        this[kNoProxyAgent] = new Agent(agentOpts);
+        this[kNoProxyAgent] = new Agent2(agentOpts);
         const HTTP_PROXY = httpProxy ?? process.env.http_proxy ?? process.env.HTTP_PROXY;
         if (HTTP_PROXY) {
           this[kHttpProxyAgent] = new ProxyAgent2({ ...agentOpts, uri: HTTP_PROXY });
@@ -11293,7 +11293,7 @@ var require_mock_agent = __commonJS({
   "node_modules/undici/lib/mock/mock-agent.js"(exports, module) {
     "use strict";
     var { kClients } = require_symbols();
-    var Agent = require_agent();
+    var Agent2 = require_agent();
     var {
       kAgent,
       kMockAgentSet,
@@ -11320,7 +11320,7 @@ var require_mock_agent = __commonJS({
         if (opts?.agent && typeof opts.agent.dispatch !== "function") {
           throw new InvalidArgumentError("Argument opts.agent must implement Agent");
         }
-        const agent = opts?.agent ? opts.agent : new Agent(opts);
+        const agent = opts?.agent ? opts.agent : new Agent2(opts);
         this[kAgent] = agent;
         this[kClients] = agent[kClients];
         this[kOptions] = buildMockOptions(opts);
@@ -11424,9 +11424,9 @@ var require_global2 = __commonJS({
     "use strict";
     var globalDispatcher = /* @__PURE__ */ Symbol.for("undici.globalDispatcher.1");
     var { InvalidArgumentError } = require_errors();
-    var Agent = require_agent();
+    var Agent2 = require_agent();
     if (getGlobalDispatcher() === void 0) {
-      setGlobalDispatcher(new Agent());
+      setGlobalDispatcher(new Agent2());
     }
     function setGlobalDispatcher(agent) {
       if (!agent || typeof agent.dispatch !== "function") {
@@ -19016,7 +19016,7 @@ var require_undici = __commonJS({
     var Dispatcher = require_dispatcher();
     var Pool = require_pool();
     var BalancedPool = require_balanced_pool();
-    var Agent = require_agent();
+    var Agent2 = require_agent();
     var ProxyAgent2 = require_proxy_agent();
     var EnvHttpProxyAgent = require_env_http_proxy_agent();
     var RetryAgent = require_retry_agent();
@@ -19039,7 +19039,7 @@ var require_undici = __commonJS({
     module.exports.Client = Client;
     module.exports.Pool = Pool;
     module.exports.BalancedPool = BalancedPool;
-    module.exports.Agent = Agent;
+    module.exports.Agent = Agent2;
     module.exports.ProxyAgent = ProxyAgent2;
     module.exports.EnvHttpProxyAgent = EnvHttpProxyAgent;
     module.exports.RetryAgent = RetryAgent;
@@ -19744,8 +19744,144 @@ function parseBoolean(name, value, fallback) {
   if (["false", "False", "FALSE"].includes(v)) return false;
   throw new Error(`Input "${name}" must be true or false, got "${v}"`);
 }
+function parseSeconds(name, value, fallbackSeconds) {
+  const v = value.trim();
+  if (v === "") return fallbackSeconds * 1e3;
+  if (!/^\d+$/.test(v)) throw new Error(`Input "${name}" must be a whole number of seconds, got "${v}"`);
+  return Number(v) * 1e3;
+}
+
+// src/registry/transport.ts
+var import_undici2 = __toESM(require_undici(), 1);
+import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
+
+// src/errors.ts
+var ERROR_CODES = {
+  AUTH_FAILED: "the registry rejected the credentials (check username/password or token scopes)",
+  ACCESS_DENIED: "the credentials are valid but lack permission for this repository",
+  UNREACHABLE: "the registry could not be reached (check the host name, port and network)",
+  PLAIN_HTTP: "the registry speaks plain HTTP; set `insecure: true` to allow it (loopback registries need no setting)",
+  TLS_ERROR: "the TLS handshake with the registry failed (a private CA? pass it as `ca-cert` / --ca-cert, or set NODE_EXTRA_CA_CERTS)",
+  TIMEOUT: "the registry did not answer in time (raise `timeout` / --timeout if the registry is just slow)",
+  REGISTRY_ERROR: "the registry answered with an unexpected status",
+  TAG_MISMATCH: "the tag does not resolve to the pushed digest",
+  TAG_ON_CHILD: "the tag points at a platform manifest instead of the image index (buildx double-push race)",
+  TAG_MISSING: "the tag does not exist in the registry",
+  MANIFEST_MISSING: "a manifest referenced by the image is missing",
+  MANIFEST_DIGEST_MISMATCH: "the registry served manifest bytes whose digest differs from the one requested",
+  MANIFEST_SIZE_MISMATCH: "a manifest size differs from the size its descriptor declares",
+  PLATFORM_MISSING: "a requested platform is not in the image index",
+  BLOB_MISSING: "a config or layer blob is missing from the repository",
+  BLOB_SIZE_MISMATCH: "a blob size differs from the size its manifest declares",
+  BLOB_DIGEST_MISMATCH: "a downloaded blob does not hash to its digest",
+  UNSUPPORTED_MEDIA_TYPE: "the manifest media type is not an image manifest or index",
+  INVALID_INPUT: "an input value is invalid",
+  BUILD_FAILED: "docker buildx build failed",
+  LOGIN_FAILED: "docker login failed"
+};
+var ActionError = class extends Error {
+  code;
+  constructor(code2, detail) {
+    super(`${detail} \u2014 ${ERROR_CODES[code2]}`);
+    this.name = "ActionError";
+    this.code = code2;
+  }
+};
+
+// src/registry/registry-error.ts
+var RegistryError = class extends ActionError {
+  status;
+  constructor(code2, detail, status) {
+    super(code2, detail);
+    this.status = status;
+  }
+};
+
+// src/registry/transport.ts
+var DEFAULT_DEADLINE_MS = 6e5;
+var Transport = class {
+  dispatcher;
+  /** Aborts when the overall deadline has passed; shared by every request and retry sleep. */
+  signal;
+  deadlineMs;
+  constructor(options = {}) {
+    const ca = options.caCert ? trustedCertificates(options.caCert) : void 0;
+    this.dispatcher = new import_undici2.Agent({ connect: { ...options.connect, ...ca ? { ca } : {} } });
+    this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.signal = this.deadlineMs > 0 ? AbortSignal.timeout(this.deadlineMs) : void 0;
+  }
+  /** fetch through this transport; a request that outlives the deadline rejects with TIMEOUT. */
+  async fetch(url, init = {}) {
+    this.throwIfExpired(String(url));
+    return (0, import_undici2.fetch)(url, { ...init, dispatcher: this.dispatcher, signal: this.signal });
+  }
+  /** True when `err` is (or was caused by) this transport's deadline. */
+  isDeadline(err) {
+    if (!this.signal?.aborted) return false;
+    const name = err?.name;
+    const causeName = err?.cause?.name;
+    return name === "TimeoutError" || name === "AbortError" || causeName === "TimeoutError" || causeName === "AbortError" || err === this.signal.reason;
+  }
+  deadlineError(what) {
+    const limit = this.deadlineMs >= 1e3 ? `${Math.round(this.deadlineMs / 1e3)} s` : `${this.deadlineMs} ms`;
+    return new RegistryError("TIMEOUT", `${what}: the overall deadline of ${limit} passed`);
+  }
+  throwIfExpired(what) {
+    if (this.signal?.aborted) throw this.deadlineError(what);
+  }
+  /** A pause between retries that ends early (with TIMEOUT) when the deadline passes. */
+  sleep(ms, what) {
+    return new Promise((resolve, reject) => {
+      const signal = this.signal;
+      if (signal?.aborted) return reject(this.deadlineError(what));
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(this.deadlineError(what));
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+  async close() {
+    await this.dispatcher.close();
+  }
+};
+function trustedCertificates(extraPem) {
+  const out = [...rootCertificates];
+  const envFile = process.env.NODE_EXTRA_CA_CERTS;
+  if (envFile) {
+    try {
+      out.push(readFileSync(envFile, "utf8"));
+    } catch {
+    }
+  }
+  out.push(extraPem);
+  return out;
+}
+function readCaCert(value, inputName) {
+  const v = value.trim();
+  if (v === "") return void 0;
+  const pem = v.includes("-----BEGIN") ? v : readPemFile(v, inputName);
+  if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(pem)) {
+    throw new ActionError("INVALID_INPUT", `${inputName}: no PEM certificate (-----BEGIN CERTIFICATE-----) in ${v.includes("-----BEGIN") ? "the value" : v}`);
+  }
+  return `${pem.trim()}
+`;
+}
+function readPemFile(path, inputName) {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ActionError("INVALID_INPUT", `${inputName}: cannot read ${path} (${err.code ?? err.message})`);
+  }
+}
 
 // src/inputs.ts
+var DEFAULT_TIMEOUT_SECONDS = DEFAULT_DEADLINE_MS / 1e3;
 function readVerifyInputs(get) {
   const inputs = {
     images: parseList(get("images")),
@@ -19756,8 +19892,10 @@ function readVerifyInputs(get) {
     username: get("username").trim(),
     password: get("password").replace(/\r?\n$/, ""),
     insecure: parseBoolean("insecure", get("insecure"), false),
+    caCert: readCaCert(get("ca-cert"), 'Input "ca-cert"'),
     pull: parseBoolean("pull", get("pull"), false),
     repair: parseBoolean("repair", get("repair"), false),
+    timeoutMs: parseSeconds("timeout", get("timeout"), DEFAULT_TIMEOUT_SECONDS),
     reportPath: get("report-path").trim()
   };
   return inputs;
@@ -19812,6 +19950,10 @@ function registryHost(input) {
 }
 function apiHost(host) {
   return host === DOCKER_HUB || host === "index.docker.io" ? "registry-1.docker.io" : host;
+}
+function isLoopbackHost(host) {
+  const name = host.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  return name === "localhost" || name === "::1" || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
 // src/refs.ts
@@ -19907,38 +20049,6 @@ import { dirname } from "node:path";
 // src/registry/client.ts
 import { createHash } from "node:crypto";
 
-// src/errors.ts
-var ERROR_CODES = {
-  AUTH_FAILED: "the registry rejected the credentials (check username/password or token scopes)",
-  ACCESS_DENIED: "the credentials are valid but lack permission for this repository",
-  UNREACHABLE: "the registry could not be reached (check the host name, port and network)",
-  PLAIN_HTTP: "the registry speaks plain HTTP; set `insecure: true` to allow it",
-  TLS_ERROR: "the TLS handshake with the registry failed",
-  REGISTRY_ERROR: "the registry answered with an unexpected status",
-  TAG_MISMATCH: "the tag does not resolve to the pushed digest",
-  TAG_ON_CHILD: "the tag points at a platform manifest instead of the image index (buildx double-push race)",
-  TAG_MISSING: "the tag does not exist in the registry",
-  MANIFEST_MISSING: "a manifest referenced by the image is missing",
-  MANIFEST_DIGEST_MISMATCH: "the registry served manifest bytes whose digest differs from the one requested",
-  MANIFEST_SIZE_MISMATCH: "a manifest size differs from the size its descriptor declares",
-  PLATFORM_MISSING: "a requested platform is not in the image index",
-  BLOB_MISSING: "a config or layer blob is missing from the repository",
-  BLOB_SIZE_MISMATCH: "a blob size differs from the size its manifest declares",
-  BLOB_DIGEST_MISMATCH: "a downloaded blob does not hash to its digest",
-  UNSUPPORTED_MEDIA_TYPE: "the manifest media type is not an image manifest or index",
-  INVALID_INPUT: "an input value is invalid",
-  BUILD_FAILED: "docker buildx build failed",
-  LOGIN_FAILED: "docker login failed"
-};
-var ActionError = class extends Error {
-  code;
-  constructor(code2, detail) {
-    super(`${detail} \u2014 ${ERROR_CODES[code2]}`);
-    this.name = "ActionError";
-    this.code = code2;
-  }
-};
-
 // src/registry/auth-challenge.ts
 function parseAuthChallenge(header) {
   if (!header) return void 0;
@@ -19999,43 +20109,43 @@ function parseRetryAfter(value, now = Date.now()) {
   if (Number.isNaN(date)) return void 0;
   return Math.max(0, date - now);
 }
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 // src/registry/client.ts
 var MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
-var RegistryError = class extends ActionError {
-  status;
-  constructor(code2, detail, status) {
-    super(code2, detail);
-    this.status = status;
-  }
-};
+var OAUTH_CLIENT_ID = "nitro-registry";
 var RegistryClient = class {
   constructor(options) {
     this.options = options;
-    this.baseUrl = `${options.insecure ? "http" : "https"}://${apiHost(options.host)}`;
+    this.scheme = options.insecure ? "http" : "https";
+    this.mayFallBackToHttp = !options.insecure && isLoopbackHost(options.host);
     this.retry = options.retry ?? DEFAULT_RETRY;
+    this.transport = options.transport ?? new Transport();
   }
   options;
-  baseUrl;
   tokens = /* @__PURE__ */ new Map();
   basicOnly = false;
   retry;
+  transport;
+  scheme;
+  /** Loopback without `insecure`: HTTPS until the registry answers in plain HTTP, then HTTP for good. */
+  mayFallBackToHttp;
   get host() {
     return this.options.host;
   }
+  /** `http(s)://host` as used so far (a loopback registry may have switched to http). */
+  get baseUrl() {
+    return `${this.scheme}://${apiHost(this.options.host)}`;
+  }
   /** Sends a request, answering one auth challenge and retrying transient failures. */
   async request(path, opts) {
-    const url = `${this.baseUrl}${path}`;
     for (let attempt = 1; ; attempt++) {
-      let res = await this.send(url, opts);
+      let res = await this.send(path, opts);
+      const url = `${this.baseUrl}${path}`;
       if (res.status === 401) {
         const challenge = parseAuthChallenge(res.headers.get("www-authenticate"));
         await res.body?.cancel();
         await this.answerChallenge(challenge, opts.scope);
-        res = await this.send(url, opts);
+        res = await this.send(path, opts);
         if (res.status === 401) {
           await res.body?.cancel();
           throw new RegistryError("AUTH_FAILED", `${opts.method ?? "GET"} ${url} answered 401 after authenticating`, 401);
@@ -20053,17 +20163,40 @@ var RegistryClient = class {
       if (delay === void 0) return res;
       await res.body?.cancel();
       this.options.onRetry?.(`${opts.method ?? "GET"} ${url} answered ${res.status}; retrying in ${delay} ms (attempt ${attempt + 1}/${this.retry.attempts})`);
-      await sleep(delay);
+      await this.transport.sleep(delay, `${opts.method ?? "GET"} ${url}`);
     }
   }
-  async send(url, opts) {
+  async send(path, opts) {
     const headers = { "user-agent": "nitro-registry-action", ...opts.headers };
     const auth = this.authorizationFor(opts.scope);
     if (auth) headers.authorization = auth;
+    const url = `${this.baseUrl}${path}`;
     try {
-      return await fetch(url, { method: opts.method ?? "GET", headers, body: opts.body, redirect: "follow" });
+      return await this.transport.fetch(url, { method: opts.method ?? "GET", headers, body: opts.body, redirect: "follow" });
     } catch (err) {
-      throw classifyNetworkError(err, url, this.options.host);
+      const classified = this.classify(err, url, this.options.host);
+      if (classified.code === "PLAIN_HTTP" && this.mayFallBackToHttp) {
+        this.scheme = "http";
+        this.mayFallBackToHttp = false;
+        this.options.onRetry?.(`${this.options.host} is a loopback registry answering in plain HTTP: using http://`);
+        return this.send(path, opts);
+      }
+      throw classified;
+    }
+  }
+  /** A network failure or the deadline, as the error a user can act on. */
+  classify(err, url, host) {
+    if (err instanceof ActionError) return err;
+    if (this.transport.isDeadline(err)) return this.transport.deadlineError(url);
+    return classifyNetworkError(err, url, host);
+  }
+  /** Reads a body to the end, turning an abort by the deadline into TIMEOUT. */
+  async readBody(url, read) {
+    try {
+      return await read();
+    } catch (err) {
+      if (err instanceof ActionError) throw err;
+      throw this.classify(err, url, this.options.host);
     }
   }
   authorizationFor(scope) {
@@ -20072,42 +20205,68 @@ var RegistryClient = class {
   }
   basicHeader() {
     const c = this.options.credentials;
-    if (!c) return void 0;
+    if (!c || c.identityToken && !c.password) return void 0;
     return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
   }
   async answerChallenge(challenge, scope) {
     if (!challenge) throw new RegistryError("AUTH_FAILED", `registry ${this.options.host} answered 401 without a usable WWW-Authenticate challenge`, 401);
+    const creds = this.options.credentials;
     if (challenge.scheme === "basic") {
-      if (!this.options.credentials) throw new RegistryError("AUTH_FAILED", `registry ${this.options.host} requires credentials (Basic) and none were given`, 401);
+      if (!creds) throw new RegistryError("AUTH_FAILED", `registry ${this.options.host} requires credentials (Basic) and none were given`, 401);
+      if (!this.basicHeader()) throw new RegistryError("AUTH_FAILED", `registry ${this.options.host} asks for Basic auth, but docker login stored only an identity token for it`, 401);
       this.basicOnly = true;
       return;
     }
     const realm = challenge.params.realm;
     if (!realm) throw new RegistryError("AUTH_FAILED", `registry ${this.options.host} sent a Bearer challenge without realm`, 401);
-    const tokenUrl = new URL(realm);
-    if (challenge.params.service) tokenUrl.searchParams.set("service", challenge.params.service);
+    const token = creds?.identityToken ? await this.refreshTokenGrant(new URL(realm), challenge.params.service, scope, creds.identityToken) : await this.tokenGet(new URL(realm), challenge.params.service, scope);
+    this.tokens.set(scope, `Bearer ${token}`);
+  }
+  /** The Docker token protocol: GET the realm with service and scope, Basic credentials when we have them. */
+  async tokenGet(tokenUrl, service, scope) {
+    if (service) tokenUrl.searchParams.set("service", service);
     if (scope) tokenUrl.searchParams.set("scope", scope);
     const headers = { "user-agent": "nitro-registry-action" };
     const basic = this.basicHeader();
     if (basic) headers.authorization = basic;
+    const who = this.options.credentials ? `user "${this.options.credentials.username}"` : "anonymous access";
+    return this.tokenRequest(tokenUrl, { headers }, who);
+  }
+  /**
+   * OAuth2 refresh-token grant (RFC 6749 §6), what Docker does with the identity token it stored: POST the
+   * realm with grant_type=refresh_token. The secret travels in the body, never in the URL.
+   */
+  async refreshTokenGrant(tokenUrl, service, scope, refreshToken) {
+    const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken, client_id: OAUTH_CLIENT_ID });
+    if (service) form.set("service", service);
+    if (scope) form.set("scope", scope);
+    const init = {
+      method: "POST",
+      headers: { "user-agent": "nitro-registry-action", "content-type": "application/x-www-form-urlencoded" },
+      body: form.toString()
+    };
+    return this.tokenRequest(tokenUrl, init, `the identity token docker login stored for ${this.options.host} (expired or revoked? run docker login again)`);
+  }
+  async tokenRequest(tokenUrl, init, who) {
+    const endpoint = `${tokenUrl.origin}${tokenUrl.pathname}`;
     let res;
     try {
-      res = await fetch(tokenUrl, { headers });
+      res = await this.transport.fetch(tokenUrl, init);
     } catch (err) {
-      throw classifyNetworkError(err, tokenUrl.toString(), tokenUrl.host);
+      throw this.classify(err, tokenUrl.toString(), tokenUrl.host);
     }
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
-      throw new RegistryError("AUTH_FAILED", `token endpoint ${tokenUrl.origin}${tokenUrl.pathname} answered ${res.status} for ${this.options.credentials ? `user "${this.options.credentials.username}"` : "anonymous access"}`, res.status);
+      throw new RegistryError("AUTH_FAILED", `token endpoint ${endpoint} answered ${res.status} for ${who}`, res.status);
     }
     if (!res.ok) {
       await res.body?.cancel();
-      throw new RegistryError("REGISTRY_ERROR", `token endpoint ${tokenUrl.origin}${tokenUrl.pathname} answered ${res.status}`, res.status);
+      throw new RegistryError("REGISTRY_ERROR", `token endpoint ${endpoint} answered ${res.status}`, res.status);
     }
-    const body = await res.json();
+    const body = await this.readBody(endpoint, () => res.json());
     const token = body.token ?? body.access_token;
-    if (!token) throw new RegistryError("AUTH_FAILED", `token endpoint ${tokenUrl.origin}${tokenUrl.pathname} returned no token`);
-    this.tokens.set(scope, `Bearer ${token}`);
+    if (!token) throw new RegistryError("AUTH_FAILED", `token endpoint ${endpoint} returned no token`);
+    return token;
   }
   /** GET /v2/ — proves the registry is reachable and the credentials work. */
   async ping() {
@@ -20129,7 +20288,7 @@ var RegistryClient = class {
       await res.body?.cancel();
       throw new RegistryError("REGISTRY_ERROR", `GET manifest ${repository}:${reference} answered ${res.status}`, res.status);
     }
-    const bytes = await readLimited(res, MAX_MANIFEST_BYTES);
+    const bytes = await this.readBody(`${this.baseUrl}/v2/${repository}/manifests/${reference}`, () => readLimited(res, MAX_MANIFEST_BYTES));
     return {
       bytes,
       digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
@@ -20154,11 +20313,17 @@ var RegistryClient = class {
     const algorithm = digest.split(":")[0];
     const hash = createHash(algorithm === "sha512" ? "sha512" : "sha256");
     let size = 0;
-    for await (const chunk of res.body) {
-      hash.update(chunk);
-      size += chunk.byteLength;
-    }
+    await this.readBody(`${this.baseUrl}/v2/${repository}/blobs/${digest}`, async () => {
+      for await (const chunk of res.body) {
+        hash.update(chunk);
+        size += chunk.byteLength;
+      }
+    });
     return { status: res.status, digest: `${algorithm}:${hash.digest("hex")}`, size };
+  }
+  /** A small blob body, size-capped, under the deadline (for getBlobJson). */
+  readBlobBody(res, limit, what) {
+    return this.readBody(what, () => readLimited(res, limit));
   }
   async putManifest(repository, reference, bytes, mediaType) {
     const res = await this.request(`/v2/${repository}/manifests/${reference}`, {
@@ -20167,7 +20332,7 @@ var RegistryClient = class {
       body: bytes,
       scope: `repository:${repository}:pull,push`
     });
-    const text = await res.text();
+    const text = await this.readBody(`${this.baseUrl}/v2/${repository}/manifests/${reference}`, () => res.text());
     if (res.status !== 201 && res.status !== 200) {
       throw new RegistryError("REGISTRY_ERROR", `PUT manifest ${repository}:${reference} answered ${res.status}: ${text.slice(0, 300)}`, res.status);
     }
@@ -20207,12 +20372,12 @@ async function getBlobJson(client, repository, digest) {
     await res.body?.cancel();
     throw new RegistryError("REGISTRY_ERROR", `GET blob ${repository}@${digest} answered ${res.status}`, res.status);
   }
-  return JSON.parse((await readLimited(res, MAX_MANIFEST_BYTES)).toString("utf8"));
+  return JSON.parse((await client.readBlobBody(res, MAX_MANIFEST_BYTES, `${repository}@${digest}`)).toString("utf8"));
 }
 
 // src/registry/docker-config-auth.ts
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync as readFileSync2 } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 function dockerConfigDir(env = process.env) {
@@ -20221,7 +20386,7 @@ function dockerConfigDir(env = process.env) {
 function credentialsFromDockerConfig(host, env = process.env) {
   let config;
   try {
-    config = JSON.parse(readFileSync(join(dockerConfigDir(env), "config.json"), "utf8"));
+    config = JSON.parse(readFileSync2(join(dockerConfigDir(env), "config.json"), "utf8"));
   } catch {
     return void 0;
   }
@@ -20234,20 +20399,28 @@ function credentialsFromDockerConfig(host, env = process.env) {
   for (const key of keys) {
     const entry = config.auths?.[key];
     if (!entry) continue;
+    let username = entry.username ?? "";
+    let password = entry.password ?? "";
     if (entry.auth) {
       const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
       const colon = decoded.indexOf(":");
-      if (colon > 0) return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+      if (colon > 0) {
+        username = decoded.slice(0, colon);
+        password = decoded.slice(colon + 1);
+      }
     }
-    if (entry.username && entry.password) return { username: entry.username, password: entry.password };
+    if (entry.identitytoken) return { username, password, identityToken: entry.identitytoken };
+    if (username && password) return { username, password };
   }
   return void 0;
 }
+var IDENTITY_TOKEN_USERNAME = "<token>";
 function askHelper(helper, serverUrl) {
   const res = spawnSync(`docker-credential-${helper}`, ["get"], { input: serverUrl, encoding: "utf8", timeout: 1e4 });
   if (res.status !== 0 || !res.stdout) return void 0;
   try {
     const parsed = JSON.parse(res.stdout);
+    if (parsed.Username === IDENTITY_TOKEN_USERNAME && parsed.Secret) return { username: "", password: "", identityToken: parsed.Secret };
     if (parsed.Username && parsed.Secret) return { username: parsed.Username, password: parsed.Secret };
   } catch {
     return void 0;
@@ -20511,17 +20684,22 @@ async function checkBlob(c, kind, d) {
 // src/verify/run-verification.ts
 async function runVerification(request, setup) {
   const explicitHost = registryHost(setup.registry);
+  const transport = new Transport({ caCert: setup.caCert, deadlineMs: setup.deadlineMs });
   const clients = /* @__PURE__ */ new Map();
   const clientFor = (host) => {
     let client = clients.get(host);
     if (!client) {
       const credentials = host === explicitHost && setup.credentials ? setup.credentials : credentialsFromDockerConfig(host);
-      client = new RegistryClient({ host, insecure: setup.insecure, credentials, onRetry: setup.log });
+      client = new RegistryClient({ host, insecure: setup.insecure, credentials, onRetry: setup.log, transport });
       clients.set(host, client);
     }
     return client;
   };
-  return verifyImages(request, { clientFor, log: setup.log });
+  try {
+    return await verifyImages(request, { clientFor, log: setup.log });
+  } finally {
+    await transport.close();
+  }
 }
 function writeReport(path, report) {
   mkdirSync(dirname(path), { recursive: true });
@@ -20572,7 +20750,14 @@ async function run() {
       "Verifying what the registry serves",
       () => runVerification(
         { images, expectedDigest: digest, platforms: inputs.platforms, pull: inputs.pull, repair: inputs.repair },
-        { registry, credentials: inputs.username ? { username: inputs.username, password: inputs.password } : void 0, insecure: inputs.insecure, log: info }
+        {
+          registry,
+          credentials: inputs.username ? { username: inputs.username, password: inputs.password } : void 0,
+          insecure: inputs.insecure,
+          caCert: inputs.caCert,
+          deadlineMs: inputs.timeoutMs,
+          log: info
+        }
       )
     );
     if (report.digest) {

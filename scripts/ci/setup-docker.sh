@@ -22,8 +22,9 @@ DOCKERD_LOG=${DOCKERD_LOG:-/var/log/nitro-dockerd.log}
 DOCKERD_PIDFILE=${DOCKERD_PIDFILE:-/var/run/nitro-dockerd.pid}
 DOCKERD_WAIT_SECONDS=${DOCKERD_WAIT_SECONDS:-60}
 export DEBIAN_FRONTEND=noninteractive
-# DPkg::Lock::Timeout: wait for another apt run instead of failing at once.
-APT=(apt-get -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends)
+
+# apt_get (common.sh): waits for the dpkg and lists locks instead of failing at once.
+APT=(apt_get -y -q --no-install-recommends)
 
 installed_version() {  # prints the installed version, or nothing
   { dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null || true; } | awk '/install ok installed/ { print $4 }'

@@ -15,19 +15,32 @@ export interface BuildResult {
   metadata: Record<string, unknown>;
 }
 
-/** Creates a builder the way `docker buildx create` does, returning its name (removed in post). */
-export async function createBuilder(name: string | undefined): Promise<string> {
-  const builder = name || `nitro-builder-${randomBytes(4).toString('hex')}`;
-  await core.group(`Creating builder ${builder}`, async () => {
-    const code = await exec.exec('docker', ['buildx', 'create', '--name', builder, '--driver', 'docker-container', '--bootstrap'], { ignoreReturnCode: true });
-    if (code !== 0) throw new ActionError('BUILD_FAILED', `docker buildx create --name ${builder} exited with ${code}`);
-  });
-  return builder;
+/** The name of the builder to create: the `builder` input, or a generated one. */
+export function builderName(requested: string): string {
+  return requested || `nitro-builder-${randomBytes(4).toString('hex')}`;
 }
 
+/**
+ * Creates a docker-container builder the way `docker buildx create --bootstrap` does. The caller saves
+ * the name for the post step BEFORE calling this: when the bootstrap fails (the BuildKit image cannot be
+ * pulled, say), buildx has already registered the builder and exits non-zero, leaving it behind.
+ */
+export async function createBuilder(builder: string, options: { buildkitdConfig?: string } = {}): Promise<void> {
+  await core.group(`Creating builder ${builder}`, async () => {
+    const args = ['buildx', 'create', '--name', builder, '--driver', 'docker-container'];
+    if (options.buildkitdConfig) args.push('--buildkitd-config', options.buildkitdConfig);
+    args.push('--bootstrap');
+    const code = await exec.exec('docker', args, { ignoreReturnCode: true });
+    if (code !== 0) throw new ActionError('BUILD_FAILED', `docker buildx create --name ${builder} exited with ${code}`);
+  });
+}
+
+/** Post step: removes a builder this action created (or began to create). A builder that is not there is fine. */
 export async function removeBuilder(name: string): Promise<void> {
-  const code = await exec.exec('docker', ['buildx', 'rm', name], { ignoreReturnCode: true });
-  if (code !== 0) core.warning(`docker buildx rm ${name} exited with ${code}`);
+  const out = await exec.getExecOutput('docker', ['buildx', 'rm', name], { ignoreReturnCode: true });
+  if (out.exitCode === 0) return;
+  if (/no builder .* found|not found/i.test(out.stderr)) core.info(`builder ${name} is already gone`);
+  else core.warning(`docker buildx rm ${name} exited with ${out.exitCode}: ${out.stderr.trim()}`);
 }
 
 export async function buildAndPush(inputs: ActionInputs, labels: Map<string, string>, builder: string | undefined): Promise<BuildResult> {

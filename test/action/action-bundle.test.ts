@@ -79,6 +79,42 @@ if (!existsSync(join(root, 'dist/index.mjs'))) {
     t.same(docker.calls().map((c) => c.args[0]), ['login', 'buildx', 'logout']);
   });
 
+  t.test('a builder whose bootstrap fails is removed in the post step (buildx registered it before failing)', async (t) => {
+    const { docker, env } = setup(t);
+    const inputs = { ...pushInputs('builder/app'), 'create-builder': 'true', builder: 'nitro-test-builder' };
+    const main = await runActionStep({ actionYml: ROOT_ACTION, phase: 'main', inputs, env: { ...env, FAKE_DOCKER_CREATE_FAIL: '1' } });
+    t.equal(main.code, 1);
+    t.match(main.stdout, /::error::docker buildx create --name nitro-test-builder exited with 1/);
+    const post = await runActionStep({ actionYml: ROOT_ACTION, phase: 'post', inputs, env, state: main.state });
+    t.equal(post.code, 0, post.stdout);
+    t.same(docker.calls().map((c) => c.args.slice(0, 3)), [
+      ['login', '--username', 'ci-user'],
+      ['buildx', 'create', '--name'],
+      ['buildx', 'rm', 'nitro-test-builder'],
+      ['logout', registry.host],
+    ]);
+    // A generated name is saved just the same.
+    const { docker: docker2, env: env2 } = setup(t);
+    const generated = { ...pushInputs('builder/app'), 'create-builder': 'true' };
+    const main2 = await runActionStep({ actionYml: ROOT_ACTION, phase: 'main', inputs: generated, env: { ...env2, FAKE_DOCKER_CREATE_FAIL: '1' } });
+    await runActionStep({ actionYml: ROOT_ACTION, phase: 'post', inputs: generated, env: env2, state: main2.state });
+    const created = docker2.calls().find((c) => c.args[1] === 'create')!.args;
+    const name = created[created.indexOf('--name') + 1];
+    t.match(name, /^nitro-builder-[0-9a-f]{8}$/);
+    t.ok(docker2.calls().some((c) => c.args.join(' ') === `buildx rm ${name}`), `post removes ${name}`);
+  });
+
+  t.test('a loopback plain-HTTP registry needs no insecure input (as with Docker and BuildKit)', async (t) => {
+    const { docker, env } = setup(t);
+    const { insecure: _dropped, ...inputs } = pushInputs('loopback/app');
+    const main = await runActionStep({ actionYml: ROOT_ACTION, phase: 'main', inputs, env });
+    t.equal(main.code, 0, main.stdout.slice(-2000));
+    t.equal(main.outputs.verified, 'true');
+    t.match(main.stdout, /loopback registry answering in plain HTTP: using http:\/\//);
+    const build = docker.calls().find((c) => c.args[1] === 'build')!.args;
+    t.ok(build.includes('--push') && !build.some((a) => a.includes('registry.insecure')), 'buildx pushes to loopback without registry.insecure');
+  });
+
   t.test('logout: false keeps the login', async (t) => {
     const { docker, env } = setup(t);
     const main = await runActionStep({ actionYml: ROOT_ACTION, phase: 'main', inputs: { ...pushInputs('keep/app'), logout: 'false', verify: 'false' }, env });

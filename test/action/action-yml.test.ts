@@ -52,5 +52,12 @@ for (const { file, reader, post } of ACTIONS) {
     }
     for (const [name, spec] of Object.entries(yml.outputs ?? {})) t.ok(spec.description, `output ${name} is documented`);
     if (reader) t.same(namesRead(reader), Object.keys(yml.inputs).sort(), 'the code reads exactly the declared inputs');
+    if (file !== 'conformance/action.yml') t.ok('ca-cert' in yml.inputs, 'a private CA can be given (ca-cert)');
   });
 }
+
+t.test('login/ declares no insecure input: plain HTTP for docker login is the daemon\'s rule, nothing the action passes', async (t) => {
+  const yml = readActionYaml(join(root, 'login/action.yml')) as { inputs: Record<string, unknown> };
+  t.notOk('insecure' in yml.inputs);
+  t.notOk('insecure' in readLoginInputs((n) => ({ username: 'u', password: 'p' })[n] ?? ''), 'and the parsed inputs carry none');
+});

@@ -1,7 +1,9 @@
 // End to end with the real Docker engine and buildx: the root action's bundle, run as the runner runs it,
 // builds a FROM-scratch linux/amd64 + linux/arm64 image and pushes two tags to (a) CNCF Distribution 2.8
-// with htpasswd auth and (b) the reference server; then checks outputs, job summary, registry content and
-// that the post step logged out. Finally a layer is deleted on disk and the verify/ sub-action must fail.
+// with htpasswd auth (`insecure: true`, bundle on Node 20) and (b) the reference server started the way a
+// CI job starts it — plain HTTP on 127.0.0.1, no `insecure` input, bundle on Node 24 (GitHub's runtime);
+// then checks outputs, job summary, registry content and that the post step logged out. Finally a layer
+// is deleted on disk and the verify/ sub-action must fail.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +14,7 @@ import { distributionAvailable, distributionBlobPath, startDistribution } from '
 import { dockerUnavailableReason, REQUIRE_DOCKER } from './helpers/docker-engine.js';
 import { referenceServerUnavailableReason, startReferenceServer } from './helpers/reference-server.js';
 import { freePort } from './helpers/free-port.js';
+import { node24, REQUIRE_NODE24 } from './helpers/node24.js';
 import { runActionStep, type StepResult } from './helpers/runner.js';
 import { RegistryClient } from '../../src/registry/client.js';
 
@@ -39,20 +42,31 @@ if (noDocker && !REQUIRE_DOCKER) {
   const stamp = `${Date.now()}-${process.pid}`;
   for (const arch of ['amd64', 'arm64']) writeFileSync(join(context, `hello-${arch}.txt`), `hello ${arch} ${stamp}\n`);
 
-  const pushAndCheck = async (t: Test, host: string, repo: string, withLogin: boolean, user = USER) => {
+  interface PushOptions {
+    withLogin: boolean;
+    user?: string;
+    /** Pass `insecure: true` (needed for non-loopback plain HTTP only). */
+    insecure: boolean;
+    /** Node binary for the bundle; default: Node 24 when installed. */
+    node?: string;
+  }
+  const pushAndCheck = async (t: Test, host: string, repo: string, { withLogin, user = USER, insecure, node }: PushOptions) => {
     const dockerConfig = mkdtempSync(join(work, 'docker-config-'));
     const env = { DOCKER_CONFIG: dockerConfig, GITHUB_REPOSITORY: 'octo/e2e', GITHUB_SHA: 'e2e0000', GITHUB_SERVER_URL: 'https://github.com' };
     const tags = [`${host}/${repo}:v1.0.0`, `${host}/${repo}:latest`];
+    // With the containerd image store, buildx --push also keeps the image in the engine: remove it.
+    t.teardown(() => void spawnSync('docker', ['image', 'rm', '--force', ...tags], { stdio: 'ignore' }));
     const inputs = {
       registry: host,
       ...(withLogin ? { username: user, password: PASSWORD } : {}),
-      insecure: 'true',
+      ...(insecure ? { insecure: 'true' } : {}),
       context,
       tags: tags.join(','),
       platforms: 'linux/amd64,linux/arm64',
       'verify-pull': 'true',
     };
-    const main = await runActionStep({ actionYml: ROOT_ACTION, phase: 'main', inputs, env, timeoutMs: 300_000 });
+    const main = await runActionStep({ actionYml: ROOT_ACTION, phase: 'main', inputs, env, timeoutMs: 300_000, node });
+    t.comment(`bundle ran on Node ${main.node}`);
     t.equal(main.code, 0, `main step succeeds:\n${main.stdout.slice(-3000)}\n${main.stderr.slice(-1000)}`);
     const digest = main.outputs.digest;
     t.match(digest, /^sha256:[0-9a-f]{64}$/);
@@ -83,7 +97,7 @@ if (noDocker && !REQUIRE_DOCKER) {
       const config = readFileSync(join(dockerConfig, 'config.json'), 'utf8');
       t.match(config, host, 'docker login stored credentials during the run');
     }
-    const post = await runActionStep({ actionYml: ROOT_ACTION, phase: 'post', inputs, env, state: main.state });
+    const post = await runActionStep({ actionYml: ROOT_ACTION, phase: 'post', inputs, env, state: main.state, node });
     t.equal(post.code, 0);
     if (withLogin) {
       t.match(post.stdout, `logout ${host}`);
@@ -100,7 +114,8 @@ if (noDocker && !REQUIRE_DOCKER) {
     t.equal(r.status, 0, `htpasswd: ${r.stderr}`);
     const registry = await startDistribution({ htpasswd });
     t.teardown(() => registry.stop());
-    const { main, platforms, env } = await pushAndCheck(t, registry.host, 'e2e/app', true);
+    const { main, platforms, env } = await pushAndCheck(t, registry.host, 'e2e/app', { withLogin: true, insecure: true, node: process.execPath });
+    t.equal(main.node, process.version, 'this push ran the bundle on the test\'s own Node');
     printSummary('Distribution 2.8', main);
 
     // docker login's real error texts map to the right explanation.
@@ -138,7 +153,10 @@ if (noDocker && !REQUIRE_DOCKER) {
     await probe.body?.cancel();
     const authOn = probe.status === 401;
     t.comment(`reference server auth: ${authOn ? 'on (Bearer token flow, login as admin)' : 'off (anonymous push)'}`);
-    const { main } = await pushAndCheck(t, registry.host, 'e2e/app', authOn, 'admin');
+    // Exactly what a CI job does: start the server on loopback, push to it, no `insecure` anywhere.
+    const { main } = await pushAndCheck(t, registry.host, 'e2e/app', { withLogin: authOn, user: 'admin', insecure: false });
+    if (node24() || REQUIRE_NODE24) t.match(main.node, /^v24\./, 'the bundle ran on Node 24, the runtime GitHub uses');
+    t.match(main.stdout, /loopback registry answering in plain HTTP: using http:\/\//);
     printSummary('reference server', main);
   });
 }

@@ -1,7 +1,8 @@
 // Input parsing: lists (newline, comma, CSV quotes), booleans, key=value inputs, validation.
 import t from 'tap';
-import { readActionInputs, readVerifyInputs } from '../../src/inputs.js';
+import { readActionInputs, readLoginInputs, readVerifyInputs } from '../../src/inputs.js';
 import { parseBoolean, parseKeyValues, parseList, splitCsvLine } from '../../src/lists.js';
+import { makePrivateCa } from './helpers/private-ca.js';
 
 const getter = (values: Record<string, string>) => (name: string) => values[name] ?? '';
 
@@ -72,4 +73,20 @@ t.test('verify inputs', async (t) => {
   t.same(v.images, ['a/b:1', 'a/b:2']);
   t.equal(v.pull, true);
   t.equal(v.repair, false, 'verify-only never writes by default');
+  t.equal(v.timeoutMs, 600_000, 'default overall deadline: 600 s');
+  t.equal(readVerifyInputs(getter({ timeout: '30' })).timeoutMs, 30_000);
+  t.equal(readVerifyInputs(getter({ timeout: '0' })).timeoutMs, 0, '0: no deadline');
+  t.throws(() => readVerifyInputs(getter({ timeout: '1m' })), /Input "timeout" must be a whole number of seconds, got "1m"/);
+});
+
+t.test('ca-cert: PEM text or a file path, checked when parsed', async (t) => {
+  const ca = makePrivateCa();
+  t.teardown(() => ca.dispose());
+  t.equal(readActionInputs(getter({ 'ca-cert': ca.caFile })).caCert, ca.caPem, 'a path is read');
+  t.equal(readActionInputs(getter({ 'ca-cert': `\n${ca.caPem}\n\n` })).caCert, ca.caPem, 'PEM text is taken as is (trimmed)');
+  t.equal(readActionInputs(getter({})).caCert, undefined);
+  t.equal(readActionInputs(getter({})).verifyTimeoutMs, 600_000);
+  t.throws(() => readVerifyInputs(getter({ 'ca-cert': '/nonexistent/ca.pem' })), /Input "ca-cert": cannot read \/nonexistent\/ca\.pem \(ENOENT\)/);
+  t.throws(() => readLoginInputs(getter({ username: 'u', password: 'p', 'ca-cert': ca.keyFile })), /Input "ca-cert": no PEM certificate/);
+  t.equal(readLoginInputs(getter({ username: 'u', password: 'p', 'ca-cert': ca.caFile })).caCert, ca.caPem);
 });

@@ -1,13 +1,18 @@
-// The registry client against small fake registries on 127.0.0.1:0: Bearer token flow, Basic, auth
-// failures (never retried), retries for 429/5xx/read-after-write 404, network error classification,
-// and a Docker manifest list (Accept lists all four manifest types).
+// The registry client against small fake registries on 127.0.0.1:0: Bearer token flow (Basic credentials
+// or a Docker identity token), Basic, auth failures (never retried), retries for 429/5xx/read-after-write
+// 404, network error classification, plain HTTP on loopback, the overall deadline, and a Docker
+// manifest list (Accept lists all four manifest types).
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import { RegistryClient, RegistryError } from '../../src/registry/client.js';
+import { Transport } from '../../src/registry/transport.js';
 import { verifyImages } from '../../src/verify/verify-image.js';
 import { freePort } from './helpers/free-port.js';
+import { makePrivateCa } from './helpers/private-ca.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 
@@ -19,7 +24,8 @@ async function serve(t: Test, handler: Handler): Promise<{ host: string; request
     handler(req, res, url);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  // Idle keep-alive connections of the client's pool would hold close() for seconds.
+  t.teardown(() => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())));
   return { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
 }
 
@@ -111,12 +117,119 @@ t.test('retries are bounded', async (t) => {
   t.equal(srv.requests.length, 4);
 });
 
-t.test('network errors say what is wrong: plain HTTP without insecure, unreachable', async (t) => {
+/** A transport whose resolver sends every host name to 127.0.0.1: a non-loopback name for a local server. */
+const resolveToLoopback = (options: ConstructorParameters<typeof Transport>[0] = {}) =>
+  new Transport({
+    ...options,
+    connect: {
+      lookup: (_host: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) =>
+        opts?.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4),
+    },
+  });
+
+t.test('network errors say what is wrong: plain HTTP on a non-loopback host without insecure, unreachable', async (t) => {
   const srv = await serve(t, (_req, res) => res.writeHead(200).end());
-  const tls = new RegistryClient({ host: srv.host, retry: fast });
-  await t.rejects(tls.ping(), { code: 'PLAIN_HTTP', message: /set `insecure: true`/ });
+  const port = srv.host.split(':')[1];
+  const remote = new RegistryClient({ host: `registry.test:${port}`, retry: fast, transport: resolveToLoopback() });
+  await t.rejects(remote.ping(), { code: 'PLAIN_HTTP', message: /set `insecure: true`/ });
+  t.equal(srv.requests.length, 0, 'no request went out over plain HTTP');
+  const insecure = new RegistryClient({ host: `registry.test:${port}`, insecure: true, retry: fast, transport: resolveToLoopback() });
+  await insecure.ping();
+  t.equal(srv.requests.length, 1, 'with insecure: plain HTTP');
   const closed = new RegistryClient({ host: `127.0.0.1:${await freePort()}`, insecure: true, retry: fast });
   await t.rejects(closed.ping(), { code: 'UNREACHABLE', message: /ECONNREFUSED/ });
+});
+
+t.test('a loopback registry may answer in plain HTTP without insecure (as with Docker and BuildKit)', async (t) => {
+  const srv = await serve(t, (_req, res) => res.writeHead(200).end());
+  for (const host of [srv.host, `localhost:${srv.host.split(':')[1]}`]) {
+    const logs: string[] = [];
+    const client = new RegistryClient({ host, retry: fast, onRetry: (m) => logs.push(m) });
+    t.equal(client.baseUrl, `https://${host}`, 'HTTPS is tried first');
+    await client.ping();
+    t.equal(client.baseUrl, `http://${host}`, `${host}: switched to http://`);
+    t.match(logs.join('\n'), /loopback registry answering in plain HTTP: using http:\/\//);
+    await client.ping();
+  }
+  t.equal(srv.requests.length, 4, 'one plain-HTTP request per ping (the TLS attempts never reached the HTTP server as requests)');
+});
+
+t.test('a loopback registry with TLS stays on HTTPS, and a private CA is trusted only when given', async (t) => {
+  const ca = makePrivateCa();
+  t.teardown(() => ca.dispose());
+  const server = createHttpsServer({ cert: readFileSync(ca.certFile), key: readFileSync(ca.keyFile) }, (_req, res) => res.writeHead(200).end());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const untrusted = new RegistryClient({ host, retry: fast });
+  await t.rejects(untrusted.ping(), { code: 'TLS_ERROR', message: /ca-cert/ });
+  t.equal(untrusted.baseUrl, `https://${host}`, 'a TLS error is no reason to fall back to plain HTTP');
+  const trusted = new RegistryClient({ host, retry: fast, transport: new Transport({ caCert: ca.caPem }) });
+  await trusted.ping();
+  t.equal(trusted.baseUrl, `https://${host}`);
+});
+
+t.test('identity token (docker login\'s refresh token): POST grant_type=refresh_token at the realm, never Basic', async (t) => {
+  let host = '';
+  const forms: URLSearchParams[] = [];
+  const srv = await serve(t, (req, res, url) => {
+    if (url.pathname === '/token') {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        forms.push(form);
+        const ok = req.method === 'POST' && req.headers['content-type'] === 'application/x-www-form-urlencoded' && form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === 'refresh-secret';
+        if (!ok) return res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_grant"}');
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `tok-${form.get('scope')}`, token_type: 'Bearer' }));
+      });
+      return;
+    }
+    if (req.headers.authorization !== 'Bearer tok-repository:a/b:pull') {
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="reg.test",scope="repository:a/b:pull"` }).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end('{}');
+  });
+  host = srv.host;
+  const client = new RegistryClient({ host, insecure: true, retry: fast, credentials: { username: 'alice', password: '', identityToken: 'refresh-secret' } });
+  t.equal((await client.getManifest('a/b', 'v1'))?.bytes.toString(), '{}');
+  t.equal(forms[0].get('service'), 'reg.test');
+  t.equal(forms[0].get('scope'), 'repository:a/b:pull');
+  t.equal(forms[0].get('client_id'), 'nitro-registry');
+  t.ok(srv.requests.every((r) => !r.includes('Basic')), 'no Basic header with an empty password anywhere');
+  t.ok(srv.requests.every((r) => !r.includes('refresh-secret')), 'the refresh token is never in a URL or header');
+
+  const stale = new RegistryClient({ host, insecure: true, retry: fast, credentials: { username: 'alice', password: '', identityToken: 'revoked' } });
+  await t.rejects(stale.getManifest('a/b', 'v1'), { code: 'AUTH_FAILED', message: /identity token docker login stored for 127\.0\.0\.1:\d+ \(expired or revoked\? run docker login again\)/ });
+
+  const basicOnly = await serve(t, (_req, res) => res.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end());
+  const mismatch = new RegistryClient({ host: basicOnly.host, insecure: true, retry: fast, credentials: { username: 'alice', password: '', identityToken: 'x' } });
+  await t.rejects(mismatch.ping(), { code: 'AUTH_FAILED', message: /asks for Basic auth, but docker login stored only an identity token/ });
+});
+
+t.test('the overall deadline ends a request that never answers, a stalled body and a long Retry-After', async (t) => {
+  const hung: ServerResponse[] = [];
+  const srv = await serve(t, (_req, res, url) => {
+    if (url.pathname.endsWith('/hang')) return void hung.push(res); // never answers
+    if (url.pathname.includes('/blobs/')) {
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write('x'.repeat(10)); // then stalls with 990 bytes to go
+      hung.push(res);
+      return;
+    }
+    res.writeHead(429, { 'retry-after': '3600' }).end();
+  });
+  t.teardown(() => hung.forEach((r) => r.destroy()));
+  const client = (ms: number) => new RegistryClient({ host: srv.host, insecure: true, retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 3_600_000 }, transport: new Transport({ deadlineMs: ms }) });
+  await t.rejects(client(300).request('/v2/a/manifests/hang', { scope: '' }), { code: 'TIMEOUT', message: /overall deadline of 300 ms passed/ });
+  await t.rejects(client(300).hashBlob('a', 'sha256:00'), { code: 'TIMEOUT' });
+  await t.rejects(client(300).getManifest('a', 'v1'), { code: 'TIMEOUT', message: /retrying|deadline/ });
+  const report = await verifyImages(
+    { images: [`${srv.host}/a:hang`], platforms: [], pull: false, repair: false },
+    { clientFor: (host) => new RegistryClient({ host, insecure: true, transport: new Transport({ deadlineMs: 300 }) }), log: () => {} },
+  );
+  t.same(report.failures.map((f) => f.code), ['TIMEOUT'], 'verification reports the deadline as a failure instead of hanging');
 });
 
 t.test('a Docker manifest list is verified like an OCI index; Accept lists all four types', async (t) => {

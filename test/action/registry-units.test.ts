@@ -80,3 +80,22 @@ t.test('credentials docker login stored (DOCKER_CONFIG)', async (t) => {
   t.equal(credentialsFromDockerConfig('other.example', { DOCKER_CONFIG: dir }), undefined);
   t.equal(credentialsFromDockerConfig('r.example:5000', { DOCKER_CONFIG: join(dir, 'missing') }), undefined);
 });
+
+t.test('an identity token docker login stored is returned beside the "user:" entry; a helper\'s "<token>" user means the same', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nitro-dc-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // What `docker login` writes when the token endpoint issued a refresh token: the password is dropped.
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ auths: { '127.0.0.1:5000': { auth: Buffer.from('admin:').toString('base64'), identitytoken: 'nrr_refresh' } }, credHelpers: { 'helper.example': 'nitro-test' } }),
+  );
+  t.same(credentialsFromDockerConfig('127.0.0.1:5000', { DOCKER_CONFIG: dir }), { username: 'admin', password: '', identityToken: 'nrr_refresh' });
+  // A credential helper answering Username "<token>" (docker-credential-helpers' convention).
+  const bin = mkdtempSync(join(tmpdir(), 'nitro-helper-'));
+  t.teardown(() => rmSync(bin, { recursive: true, force: true }));
+  writeFileSync(join(bin, 'docker-credential-nitro-test'), '#!/bin/sh\nread url\nprintf \'{"ServerURL":"%s","Username":"<token>","Secret":"helper-refresh"}\' "$url"\n', { mode: 0o755 });
+  const path = process.env.PATH;
+  process.env.PATH = `${bin}:${path}`;
+  t.teardown(() => void (process.env.PATH = path));
+  t.same(credentialsFromDockerConfig('helper.example', { DOCKER_CONFIG: dir }), { username: '', password: '', identityToken: 'helper-refresh' });
+});

@@ -6,6 +6,8 @@ import { join } from 'node:path';
  * A fake `docker` executable for PATH. It appends one JSON line per call to $FAKE_DOCKER_LOG with its argv
  * and whatever it read on stdin (only when --password-stdin is given, as docker does), and mimics:
  *  - login: fails with $FAKE_DOCKER_LOGIN_STDERR when set;
+ *  - buildx create: fails (as a bootstrap that cannot pull BuildKit does) when $FAKE_DOCKER_CREATE_FAIL=1;
+ *    logs the content of --buildkitd-config as `buildkitdConfig`;
  *  - buildx build: fails when $FAKE_DOCKER_BUILD_FAIL=1; otherwise, when $FAKE_DOCKER_LAYOUT names an OCI
  *    layout, "pushes" it to every --tag with skopeo (so verification runs against a real registry), then,
  *    when $FAKE_DOCKER_TRAP_CHILD is a manifest digest, re-points the last tag at that child manifest
@@ -17,13 +19,19 @@ const { execFileSync } = require('node:child_process');
 const args = process.argv.slice(2);
 let stdin = null;
 if (args.includes('--password-stdin')) stdin = fs.readFileSync(0, 'utf8');
-fs.appendFileSync(process.env.FAKE_DOCKER_LOG, JSON.stringify({ args, stdin, dockerConfig: process.env.DOCKER_CONFIG ?? null }) + '\n');
+const configArg = args[0] === 'buildx' && args[1] === 'create' ? args[args.indexOf('--buildkitd-config') + 1] : undefined;
+const buildkitdConfig = configArg && args.includes('--buildkitd-config') ? fs.readFileSync(configArg, 'utf8') : null;
+fs.appendFileSync(process.env.FAKE_DOCKER_LOG, JSON.stringify({ args, stdin, dockerConfig: process.env.DOCKER_CONFIG ?? null, buildkitdConfig }) + '\n');
 const main = async () => {
   if (args[0] === 'login' && process.env.FAKE_DOCKER_LOGIN_STDERR) {
     process.stderr.write(process.env.FAKE_DOCKER_LOGIN_STDERR + '\n');
     return 1;
   }
   if (args[0] === 'login') { process.stdout.write('Login Succeeded\n'); return 0; }
+  if (args[0] === 'buildx' && args[1] === 'create' && process.env.FAKE_DOCKER_CREATE_FAIL === '1') {
+    process.stderr.write('#1 [internal] booting buildkit\nERROR: Error response from daemon: pull access denied for moby/buildkit\n');
+    return 1;
+  }
   if (args[0] === 'buildx' && args[1] === 'build') {
     if (process.env.FAKE_DOCKER_BUILD_FAIL === '1') { process.stderr.write('ERROR: failed to solve: fake failure\n'); return 1; }
     const tags = args.flatMap((a, i) => (a === '--tag' ? [args[i + 1]] : []));
@@ -50,11 +58,19 @@ const main = async () => {
 main().then((code) => process.exit(code), (err) => { process.stderr.write(String(err) + '\n'); process.exit(2); });
 `;
 
+export interface FakeDockerCall {
+  args: string[];
+  stdin: string | null;
+  dockerConfig: string | null;
+  /** For `buildx create --buildkitd-config FILE`: the file's content when docker ran. */
+  buildkitdConfig: string | null;
+}
+
 export interface FakeDocker {
   /** Directory to put first on PATH. */
   bin: string;
   log: string;
-  calls(): { args: string[]; stdin: string | null; dockerConfig: string | null }[];
+  calls(): FakeDockerCall[];
 }
 
 export function installFakeDocker(): FakeDocker {
@@ -72,6 +88,6 @@ export function installFakeDocker(): FakeDocker {
       readFileSync(log, 'utf8')
         .split('\n')
         .filter(Boolean)
-        .map((l) => JSON.parse(l) as { args: string[]; stdin: string | null; dockerConfig: string | null }),
+        .map((l) => JSON.parse(l) as FakeDockerCall),
   };
 }

@@ -89,9 +89,24 @@ export function buildOciLayout(platforms: string[], opts: { attestation?: boolea
   return out;
 }
 
-/** Pushes the layout's index (all platforms, digests preserved) to `host/name:tag` with skopeo. */
-export function skopeoPush(layout: BuiltLayout, target: string, tag = 'latest'): void {
-  execFileSync('skopeo', ['copy', '--all', '--preserve-digests', '--dest-tls-verify=false', '-q', `oci:${layout.dir}:${tag}`, `docker://${target}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+/**
+ * Pushes the layout's index (all platforms, digests preserved) to `host/name:tag` with skopeo. Credentials
+ * go through a temporary auth file, never argv.
+ */
+export function skopeoPush(layout: BuiltLayout, target: string, tag = 'latest', creds?: { username: string; password: string }): void {
+  const args = ['copy', '--all', '--preserve-digests', '--dest-tls-verify=false', '-q'];
+  let authDir: string | undefined;
+  if (creds) {
+    authDir = mkdtempSync(join(tmpdir(), 'nitro-skopeo-auth-'));
+    const host = target.slice(0, target.indexOf('/'));
+    writeFileSync(join(authDir, 'auth.json'), JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') } } }));
+    args.push('--dest-authfile', join(authDir, 'auth.json'));
+  }
+  try {
+    execFileSync('skopeo', [...args, `oci:${layout.dir}:${tag}`, `docker://${target}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } finally {
+    if (authDir) rmSync(authDir, { recursive: true, force: true });
+  }
 }
 
 export function readLayoutBlob(layout: BuiltLayout, digest: string): Buffer {

@@ -9,6 +9,8 @@ export const REFERENCE_CLI = join(root, 'build/reference-server/src/cli.js');
 
 export interface RunningReference {
   host: string;
+  /** `http://host` or `https://host` (with --tls-cert). */
+  url: string;
   data: string;
   stop(): Promise<void>;
 }
@@ -25,14 +27,14 @@ export async function startReferenceServer(extraArgs: string[] = [], env: Record
     env: { ...process.env, ...env },
   });
   let stderr = '';
-  const host = await new Promise<string>((resolve, reject) => {
+  const [url, host] = await new Promise<[string, string]>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`reference server did not start in 15 s: ${stderr}`)), 15_000);
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
-      const m = /nitro-registry listening on http:\/\/([^\s/]+)/.exec(stderr);
+      const m = /nitro-registry listening on (https?:\/\/([^\s/]+))/.exec(stderr);
       if (m) {
         clearTimeout(timer);
-        resolve(m[1]);
+        resolve([m[1], m[2]]);
       }
     });
     child.once('exit', (code) => {
@@ -42,6 +44,7 @@ export async function startReferenceServer(extraArgs: string[] = [], env: Record
   });
   return {
     host,
+    url,
     data,
     async stop() {
       if (child.exitCode === null) {

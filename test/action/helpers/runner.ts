@@ -1,13 +1,14 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { bundleNode } from './node24.js';
 
 /**
- * Runs an action bundle the way the GitHub runner does: INPUT_* for every input (action.yml defaults
- * filled in), GITHUB_OUTPUT / GITHUB_STATE / GITHUB_STEP_SUMMARY files, then — for the post step —
- * STATE_* variables from what main saved.
+ * Runs an action bundle the way the GitHub runner does: on Node 24 (when installed; see node24.ts),
+ * INPUT_* for every input (action.yml defaults filled in), GITHUB_OUTPUT / GITHUB_STATE /
+ * GITHUB_STEP_SUMMARY files, then — for the post step — STATE_* variables from what main saved.
  */
 export interface StepResult {
   code: number | null;
@@ -16,6 +17,8 @@ export interface StepResult {
   outputs: Record<string, string>;
   state: Record<string, string>;
   summary: string;
+  /** `node --version` of the runtime the bundle ran on. */
+  node: string;
 }
 
 interface ActionYaml {
@@ -53,6 +56,18 @@ export interface RunOptions {
   /** For the post step: the state main saved. */
   state?: Record<string, string>;
   timeoutMs?: number;
+  /** Node binary to run the bundle with. Default: Node 24 (GitHub's runtime) when installed, else this process's. */
+  node?: string;
+}
+
+const versions = new Map<string, string>();
+function nodeVersion(bin: string): string {
+  let v = versions.get(bin);
+  if (v === undefined) {
+    v = bin === process.execPath ? process.version : spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.trim();
+    versions.set(bin, v);
+  }
+  return v;
 }
 
 /** One temp root per test process for every step's RUNNER_TEMP; tests read reports from it after the step. */
@@ -87,7 +102,8 @@ export async function runActionStep(opts: RunOptions): Promise<StepResult> {
     else env[k] = v;
   }
   const script = join(opts.actionYml, '..', opts.phase === 'main' ? action.runs.main : action.runs.post!);
-  const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const node = opts.node ?? bundleNode();
+  const child = spawn(node, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -102,5 +118,6 @@ export async function runActionStep(opts: RunOptions): Promise<StepResult> {
     outputs: parseCommandFile(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
     state: parseCommandFile(readFileSync(files.GITHUB_STATE, 'utf8')),
     summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
+    node: nodeVersion(node),
   };
 }

@@ -25,7 +25,6 @@ trap 'echo "setup-scaleout: FAILED (exit $?) at line $LINENO: $BASH_COMMAND" >&2
 . "$(dirname "$0")/common.sh"
 
 export DEBIAN_FRONTEND=noninteractive
-APT=(apt-get -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends)
 # Debian's python has python3-rados; a pyenv python3 first on PATH does not.
 PY=/usr/bin/python3
 WAIT=${SCALEOUT_WAIT_SECONDS:-120}
@@ -106,9 +105,9 @@ cmd_install() {
   if [ ${#missing[@]} -eq 0 ]; then log "scale-out packages already installed [$(took "$t0")]"; return 0; fi
   log "installing ${missing[*]}"
   # Lists are missing on a fresh machine: refresh once (apt-cache knows radosgw afterwards).
-  apt-cache show radosgw >/dev/null 2>&1 || "${APT[@]}" update -qq
+  apt-cache show radosgw >/dev/null 2>&1 || apt_get update -qq
   # Nothing here pulls in systemd; postinst scripts cannot start daemons without an init system.
-  NEEDRESTART_SUSPEND=1 "${APT[@]}" install "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   log "installed ${missing[*]} [$(took "$t0")]"
 }
 

@@ -1,5 +1,6 @@
 // Start the reference server as a child process (never imported: the suite must stay registry-agnostic) with
 // token auth on and a known admin password passed through the environment, not argv.
+import { stringify } from 'yaml';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -22,11 +23,12 @@ export interface RunningReference {
   stop(): Promise<void>;
 }
 
-export async function startReferenceServer(opts: { auth?: boolean } = {}): Promise<RunningReference> {
+/** `config`: more settings for the config file (e.g. the backend matrix's database and storage). */
+export async function startReferenceServer(opts: { auth?: boolean; config?: Record<string, unknown> } = {}): Promise<RunningReference> {
   const dir = await mkdtemp(join(tmpdir(), 'nitro-ref-'));
   const password = `Adm-${randomBytes(9).toString('base64url')}`;
   const cfg = join(dir, 'registry.yml');
-  await writeFile(cfg, [`auth:`, `  enabled: ${opts.auth !== false}`, ''].join('\n'));
+  await writeFile(cfg, stringify({ ...(opts.config ?? {}), auth: { enabled: opts.auth !== false } }), { mode: 0o600 });
   const child = spawn(
     process.execPath,
     [BIN, 'serve', '--config', cfg, '--listen', '127.0.0.1:0', '--data', join(dir, 'data'), '--log-level', 'silent'],

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import supertest from 'supertest';
 import { startRegistry } from '../../src/server.js';
+import { backendConfig } from '../helpers/backend-matrix.js';
 import type { MetadataStore } from '../../src/metadata/store.js';
 import type { Auth } from '../../src/auth/index.js';
 
@@ -66,8 +67,10 @@ export async function authFixture(
     writeFileSync(tls.cert, opts.tls.cert);
     writeFileSync(tls.key, opts.tls.key, { mode: 0o600 });
   }
+  const backend = await backendConfig(t); // NITRO_TEST_BACKEND: the same tests on every backend
   const running = await startRegistry(
     {
+      ...backend,
       data: dataDir,
       listen: '127.0.0.1:0',
       auth: { admin_password: ADMIN_PASSWORD, ...(opts.auth ?? {}) },

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import supertest from 'supertest';
 import { createRegistry, type Registry, type RegistryOptions } from '../../src/server.js';
+import { backendConfig } from './backend-matrix.js';
 import { allBlobs, allManifests, type Blob, type Built } from './oci.js';
 
 /** Minimal view of a tap Test, so helpers don't depend on tap's types. */
@@ -41,7 +42,8 @@ export async function registryFixture(
   opts: RegistryOptions = {},
 ): Promise<RegistryFixture> {
   const dataDir = mkdtempSync(join(tmpdir(), 'nitro-registry-test-'));
-  let registry = await createRegistry({ ...baseConfig(dataDir), ...overrides }, opts);
+  const backend = await backendConfig(t); // NITRO_TEST_BACKEND: the same tests on every backend
+  let registry = await createRegistry({ ...baseConfig(dataDir), ...backend, ...overrides }, opts);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => registry.handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -65,7 +67,7 @@ export async function registryFixture(
     request,
     async restart(more: Record<string, unknown> = {}) {
       await registry.close();
-      registry = await createRegistry({ ...baseConfig(dataDir), ...overrides, ...more }, opts);
+      registry = await createRegistry({ ...baseConfig(dataDir), ...backend, ...overrides, ...more }, opts);
     },
   };
 }

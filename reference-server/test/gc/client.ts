@@ -30,10 +30,15 @@ const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
 export class Client {
-  constructor(readonly base: string) {}
+  /** `auth`: an Authorization header sent with every request (e.g. Basic, which the registry accepts on /v2/). */
+  constructor(
+    readonly base: string,
+    private readonly auth?: string,
+  ) {}
 
   private async req(method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}) {
-    const res = await fetch(this.base + path, { method, headers, ...(body !== undefined ? { body } : {}), redirect: 'manual' });
+    const all = this.auth ? { ...headers, Authorization: this.auth } : headers;
+    const res = await fetch(this.base + path, { method, headers: all, ...(body !== undefined ? { body } : {}), redirect: 'manual' });
     const buf = Buffer.from(await res.arrayBuffer());
     return { status: res.status, headers: res.headers, body: buf };
   }

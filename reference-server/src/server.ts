@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { openBackends, type Backends } from './compose.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { UploadService } from './registry/uploads.js';
+import { UploadQuota } from './registry/upload-quota.js';
 import type { RegistryHooks } from './registry/hooks.js';
 import type { RegistryDeps } from './registry/deps.js';
 import { createAuth, type Auth } from './auth/index.js';
@@ -78,7 +79,13 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
   const backends = await openBackends(config, { log });
   const { blobs } = backends;
   const meta = backends.metadata.registry;
-  const uploads = new UploadService(blobs, meta);
+  const quota = new UploadQuota({
+    perAccount: config.limits.uploadSessionsPerAccount,
+    perAddress: config.limits.uploadSessionsPerAddress,
+    exists: async (id) => (await meta.getUpload(id)) !== null,
+    log,
+  });
+  const uploads = new UploadService(blobs, meta, quota);
   const metrics = createMetrics({ uploadsInFlight: () => uploads.uploadsInFlight });
 
   // Accounts, tokens, Nitro repositories and push rules. With auth disabled it still provides the

@@ -42,8 +42,10 @@ export function configureServer(server: Server, limits: Limits, log: Logger): vo
     if (timedOut) {
       log.warn({ limit: limits.requestTimeoutSeconds > 0 ? 'request_timeout' : 'headers_timeout', remoteAddress: socket.remoteAddress }, 'connection limit: request not received in time, closed with 408');
     }
-    // node's own default answers, which a 'clientError' listener replaces.
-    if (socket.writable && (err.code !== 'ECONNRESET' || timedOut)) {
+    // node's own default answers, which a 'clientError' listener replaces (not when a response is already
+    // under way on this socket: raw bytes would corrupt it).
+    const busy = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    if (socket.writable && !busy && (err.code !== 'ECONNRESET' || timedOut)) {
       const status = timedOut
         ? '408 Request Timeout'
         : err.code === 'HPE_HEADER_OVERFLOW'

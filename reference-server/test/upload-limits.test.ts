@@ -74,3 +74,17 @@ t.test('a cap of 0 turns the limit off', async (t) => {
   const f = await registryFixture(t, { limits: { upload_sessions_per_address: 0 } });
   for (let i = 0; i < 5; i++) t.equal((await f.request.post(`/v2/a/b${i}/blobs/uploads/`)).status, 202);
 });
+
+t.test('defaults: one address opening sessions without end is stopped at 200 (the attack of issue 12)', async (t) => {
+  const f = await registryFixture(t);
+  let opened = 0;
+  let refused: { status: number; body: unknown; headers: Record<string, string> } | null = null;
+  for (let i = 0; i < 250 && !refused; i++) {
+    const r = await f.request.post(`/v2/flood/app/blobs/uploads/`);
+    if (r.status === 202) opened++;
+    else refused = r;
+  }
+  t.equal(opened, 200, 'the default per-address cap');
+  t.equal(refused?.status, 429);
+  t.same(errorCodes(refused?.body), ['TOOMANYREQUESTS']);
+});

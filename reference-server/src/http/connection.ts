@@ -109,7 +109,8 @@ const LINGER_MS = 2000;
 export function closeAfterError(req: IncomingMessage, res: ServerResponse): void {
   if (req.complete) return;
   if (!res.headersSent) res.setHeader('Connection', 'close');
-  const socket = req.socket as Socket & { destroySoon?: () => void };
+  const socket = req.socket as (Socket & { destroySoon?: () => void }) | null;
+  if (!socket || socket.destroyed) return; // already gone (the client hung up)
   // node calls destroySoon() once a `Connection: close` response is flushed.
   socket.destroySoon = () => {
     if (socket.destroyed) return;

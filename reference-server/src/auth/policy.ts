@@ -8,8 +8,9 @@
  *                      must_be_project_member — then pull needs the read role and push/delete the
  *                      write role in the image's project (its first path component)
  *   access token       the intersection of its owner's rights and the token's scopes
- *   OIDC workload      exactly what the matched auth.oidc rules grant (plus pull on public repositories);
- *                      the rules are the operator's statement, so project membership does not apply
+ *   OIDC workload      exactly what the matched auth.oidc rules grant (public pulls included only if a
+ *                      rule grants them); the rules are the operator's statement, so project
+ *                      membership does not apply
  *
  * `denial()` explains a refusal in words a user can act on (returned in the 403 body).
  */
@@ -41,8 +42,8 @@ export class Policy {
     const { user, token } = who;
     const repo = this.repositories.forImage(name);
     if (who.workload) {
+      // Exactly the rules, not even public pulls: a workload's token never grants more than its rules.
       if (grantsCover(who.workload.grants, name, action)) return null;
-      if (action === 'pull' && repo.visibility === 'public') return null;
       const w = who.workload.identity;
       return `no auth.oidc rule grants ${action} on ${name} to this workflow (${w.claims.repository ?? w.subject}${w.claims.ref ? ` at ${w.claims.ref}` : ''})`;
     }

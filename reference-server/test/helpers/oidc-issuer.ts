@@ -43,8 +43,9 @@ export interface TestOidcIssuer {
   readonly actionsRequestToken: string;
   /** How many times the JWKS was fetched (the registry's cache and refresh are visible here). */
   readonly jwksFetches: () => number;
-  /** Audiences the runner stand-in was asked for, in order. */
+  /** Audiences the runner stand-in was asked for, and the tokens it handed out, in order. */
   readonly actionsAudiences: string[];
+  readonly actionsTokens: string[];
   /** Claims the runner stand-in puts in its tokens (defaults to githubClaims()). */
   actionsClaims: Record<string, unknown>;
   token(opts?: TokenOptions): Promise<string>;
@@ -129,7 +130,10 @@ export async function startOidcIssuer(opts: { path?: string } = {}): Promise<Tes
       self.actionsAudiences.push(audience);
       self
         .token({ audience, claims: self.actionsClaims })
-        .then((value) => json(200, { count: 1, value }))
+        .then((value) => {
+          self.actionsTokens.push(value);
+          json(200, { count: 1, value });
+        })
         .catch((e: Error) => json(500, { message: e.message }));
       return;
     }
@@ -164,6 +168,7 @@ export async function startOidcIssuer(opts: { path?: string } = {}): Promise<Tes
     actionsRequestToken,
     jwksFetches: () => jwksFetches,
     actionsAudiences: [],
+    actionsTokens: [],
     actionsClaims: githubClaims(),
     async token(o = {}) {
       const key = o.key ?? published[published.length - 1]!;

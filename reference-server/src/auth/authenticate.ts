@@ -72,12 +72,13 @@ export class Authenticator {
 
   /** Password or access token for `username`. */
   async login(username: string, secret: string, ip: string, challenge: () => Record<string, string>): Promise<Identity> {
+    // The reserved user name carries an OIDC token (oidcLogin applies the same rate limit).
+    if (username === OIDC_USERNAME && this.oidcEnabled) return this.oidcLogin(secret, ip, challenge);
     const wait = await this.d.limiter.blockedFor(ip, username);
     if (wait > 0) {
       this.d.audit.event('login_rate_limited', { user: username, ip });
       throw new RegistryError('TOOMANYREQUESTS', `too many failed logins; retry in ${wait} s`, undefined, { 'Retry-After': String(wait) });
     }
-    if (username === OIDC_USERNAME && this.oidcEnabled) return this.oidcLogin(secret, ip, challenge);
     let identity: Identity | null = null;
     if (secret.startsWith(ACCESS_TOKEN_PREFIX)) {
       const token = await this.d.accounts.checkToken(secret, username);

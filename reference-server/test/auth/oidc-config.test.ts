@@ -38,6 +38,7 @@ t.test('mistakes are AuthConfigErrors that say what to write', async (t) => {
     ['no grant', [{ ...ISSUER, rules: [{ match: RULE.match }] }], /grant must be a non-empty list/],
     ['bad action', [{ ...ISSUER, rules: [{ ...RULE, grant: [{ name: 'a', actions: ['pull', 'admin'] }] }] }], /grant\[0\]\.actions must be a non-empty list of pull, push, delete/],
     ['bad name', [{ ...ISSUER, rules: [{ ...RULE, grant: [{ name: 'Acme/App', actions: ['pull'] }] }] }], /grant\[0\]\.name must be an image name/],
+    ['bad ca_file', [{ ...ISSUER, ca_file: 42 }], /ca_file must be the path of a PEM file/],
     ['bad skew', [{ ...ISSUER, clock_skew_seconds: 3600 }], /clock_skew_seconds must be an integer from 0 to 300/],
     ['twice', [ISSUER, ISSUER], /listed twice/],
   ];

@@ -111,3 +111,26 @@ t.test('discovery: the document must name the configured issuer; jwks_uri may be
   const given = await authFixture(t, { auth: { oidc: [{ issuer: `${issuer.issuer}/`, audience: 'nitro-registry', jwks_uri: issuer.jwksUri, allow_insecure_loopback: true, rules }] } });
   t.equal((await getWithBasic(given, token, ['repository:acme/app:pull'])).status, 200, 'with jwks_uri configured, no discovery');
 });
+
+t.test('an https issuer with a private CA: trusted only through its ca_file', async (t) => {
+  const { makePrivateCa } = await import('../../../test/action/helpers/private-ca.js');
+  const { readFileSync } = await import('node:fs');
+  const ca = makePrivateCa();
+  t.teardown(() => ca.dispose());
+  const issuer = await startOidcIssuer({ tls: { cert: readFileSync(ca.certFile), key: readFileSync(ca.keyFile) } });
+  t.teardown(() => issuer.close());
+  t.match(issuer.issuer, /^https:\/\/127\.0\.0\.1:/);
+  const { authFixture } = await import('./harness.js');
+  const rules = [{ match: { repository: 'acme/app' }, grant: [{ name: 'acme/app', actions: ['pull'] }] }];
+  const trusting = await authFixture(t, { auth: { oidc: [{ issuer: issuer.issuer, audience: 'nitro-registry', ca_file: ca.caFile, rules }] } });
+  t.equal((await getWithBasic(trusting, await issuer.token(), ['repository:acme/app:pull'])).status, 200, 'discovery and JWKS over https with the CA');
+  const untrusting = await authFixture(t, { auth: { oidc: [{ issuer: issuer.issuer, audience: 'nitro-registry', rules }] } });
+  const r = await getWithBasic(untrusting, await issuer.token(), ['repository:acme/app:pull']);
+  t.equal(r.status, 401, 'without ca_file the certificate does not verify');
+  t.match(r.body.errors[0].message, /cannot read the issuer's discovery document/);
+  await t.rejects(
+    authFixture(t, { auth: { oidc: [{ issuer: issuer.issuer, audience: 'nitro-registry', ca_file: '/nonexistent/ca.pem', rules }] } }),
+    /cannot read ca_file \/nonexistent\/ca\.pem/,
+    'a missing ca_file fails the start',
+  );
+});

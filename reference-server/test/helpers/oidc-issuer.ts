@@ -10,7 +10,8 @@
  * the JWKS lacks, or with the published kid), alg none and HS256 (keyed with the public key's bytes, the
  * classic algorithm-confusion attack).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createHmac, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, type JWK } from 'jose';
@@ -97,13 +98,14 @@ async function newKey(kid = `k-${randomBytes(6).toString('hex')}`): Promise<Issu
 
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
-export async function startOidcIssuer(opts: { path?: string } = {}): Promise<TestOidcIssuer> {
+/** `tls`: serve https with this certificate (e.g. one signed by a private CA) instead of plain http. */
+export async function startOidcIssuer(opts: { path?: string; tls?: { cert: string | Buffer; key: string | Buffer } } = {}): Promise<TestOidcIssuer> {
   let published: IssuerKey[] = [await newKey()];
   let jwksFetches = 0;
   const actionsRequestToken = randomBytes(16).toString('hex');
   // Never published: what an attacker who knows the issuer's name but not its key signs with.
   const rogue = await newKey();
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const json = (status: number, body: unknown) => {
       res.writeHead(status, { 'Content-Type': 'application/json' });
@@ -138,11 +140,12 @@ export async function startOidcIssuer(opts: { path?: string } = {}): Promise<Tes
       return;
     }
     json(404, { message: 'not found' });
-  });
+  };
+  const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const base = opts.path ?? '';
-  const issuer = `http://127.0.0.1:${port}${base}`;
+  const issuer = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}${base}`;
   const jwksUri = `${issuer}/.well-known/jwks`;
 
   const claimsFor = (o: TokenOptions, aud: string): Record<string, unknown> => {
@@ -164,7 +167,7 @@ export async function startOidcIssuer(opts: { path?: string } = {}): Promise<Tes
   const self: TestOidcIssuer = {
     issuer,
     jwksUri,
-    actionsTokenUrl: `http://127.0.0.1:${port}/_apis/idtoken?api-version=2.0`,
+    actionsTokenUrl: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/_apis/idtoken?api-version=2.0`,
     actionsRequestToken,
     jwksFetches: () => jwksFetches,
     actionsAudiences: [],

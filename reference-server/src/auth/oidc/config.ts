@@ -9,6 +9,7 @@
  *         clock_skew_seconds: 30            # tolerated for nbf/iat only; exp is never stretched
  *         jwks_cooldown_seconds: 30         # least time between JWKS refetches on an unknown kid
  *         allow_insecure_loopback: false    # http:// issuer/JWKS, only on 127.0.0.0/8, ::1, localhost (tests)
+ *         ca_file: /etc/nitro/issuer-ca.pem # trust this CA (PEM) for the issuer's https, besides the system's
  *         rules:
  *           - match: {repository: acme/app, ref: refs/heads/main}   # every listed claim, exact or glob
  *             grant: [{name: acme/app, actions: [pull, push]}]      # image name glob, actions
@@ -42,12 +43,14 @@ export interface OidcIssuerConfig {
   readonly clockSkewSeconds: number;
   readonly jwksCooldownSeconds: number;
   readonly allowInsecureLoopback: boolean;
+  /** PEM file of a private CA for the issuer's https endpoints (read when auth starts). */
+  readonly caFile: string | null;
   readonly rules: readonly OidcRule[];
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const ISSUER_KEYS = ['issuer', 'audience', 'jwks_uri', 'clock_skew_seconds', 'jwks_cooldown_seconds', 'allow_insecure_loopback', 'rules'];
+const ISSUER_KEYS = ['issuer', 'audience', 'jwks_uri', 'clock_skew_seconds', 'jwks_cooldown_seconds', 'allow_insecure_loopback', 'ca_file', 'rules'];
 
 const LOOPBACK = (host: string) => host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 
@@ -119,6 +122,9 @@ function parseIssuer(raw: unknown, where: string): OidcIssuerConfig {
     if (typeof raw.jwks_uri !== 'string') throw new AuthConfigError(`${where}.jwks_uri must be a URL`);
     jwksUri = checkOidcUrl(raw.jwks_uri, `${where}.jwks_uri`, loopback).href;
   }
+  if (raw.ca_file !== undefined && raw.ca_file !== null && (typeof raw.ca_file !== 'string' || raw.ca_file === '')) {
+    throw new AuthConfigError(`${where}.ca_file must be the path of a PEM file`);
+  }
   if (!Array.isArray(raw.rules) || raw.rules.length === 0) {
     throw new AuthConfigError(`${where}.rules must be a non-empty list of {match, grant}: without rules no token of this issuer grants anything`);
   }
@@ -129,6 +135,7 @@ function parseIssuer(raw: unknown, where: string): OidcIssuerConfig {
     clockSkewSeconds: int(raw.clock_skew_seconds, `${where}.clock_skew_seconds`, 0, 300, 30),
     jwksCooldownSeconds: int(raw.jwks_cooldown_seconds, `${where}.jwks_cooldown_seconds`, 0, 3600, 30),
     allowInsecureLoopback: loopback,
+    caFile: typeof raw.ca_file === 'string' ? raw.ca_file : null,
     rules: raw.rules.map((r, i) => parseRule(r, `${where}.rules[${i}]`)),
   };
 }

@@ -12,8 +12,14 @@
  * one, as OIDC Discovery requires) unless jwks_uri is configured, then fetched by jose's remote JWKS:
  * cached, and refetched when a token names an unknown kid (the issuer rotated keys) at most once per
  * jwks_cooldown_seconds, so garbage kids cannot turn the registry into a request amplifier.
+ *
+ * An issuer with ca_file is fetched through an undici Agent trusting that CA besides the system's; the
+ * file is read when auth starts, so a missing file fails the start, not the first CI job.
  */
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type FetchImplementation, type JWTPayload } from 'jose';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { AuthConfigError } from '../config.js';
 import { checkOidcUrl, type OidcIssuerConfig } from './config.js';
 
@@ -40,12 +46,36 @@ export class OidcVerifier {
   private readonly byIssuer: Map<string, OidcIssuerConfig>;
   /** issuer → its JWKS (a pending discovery is shared; a failed one is forgotten, so the next token retries). */
   private readonly keySets = new Map<string, Promise<KeySet>>();
+  /** issuer → an undici Agent trusting its ca_file (absent: the global fetch and Node's roots). */
+  private readonly agents = new Map<string, Agent>();
 
   constructor(
     issuers: readonly OidcIssuerConfig[],
     private readonly now: () => number = Date.now,
   ) {
     this.byIssuer = new Map(issuers.map((i) => [i.issuer, i]));
+    for (const i of issuers) {
+      if (!i.caFile) continue;
+      let ca: string;
+      try {
+        ca = readFileSync(i.caFile, 'utf8');
+      } catch (e) {
+        throw new AuthConfigError(`auth.oidc: cannot read ca_file ${i.caFile} of ${i.issuer}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      this.agents.set(i.issuer, new Agent({ connect: { ca: [ca, ...rootCertificates] } }));
+    }
+  }
+
+  /** The agents hold keep-alive sockets to the issuers. */
+  async close(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((a) => a.close()));
+  }
+
+  /** GET through the issuer's CA agent, or the global fetch. */
+  private get(issuer: OidcIssuerConfig, url: string, init: { headers: Record<string, string>; signal: AbortSignal }): Promise<Response> {
+    const dispatcher = this.agents.get(issuer.issuer);
+    if (!dispatcher) return fetch(url, { ...init, redirect: 'error' });
+    return undiciFetch(url, { ...init, redirect: 'error', dispatcher }) as unknown as Promise<Response>;
   }
 
   get enabled(): boolean {
@@ -98,12 +128,23 @@ export class OidcVerifier {
     let p = this.keySets.get(issuer.issuer);
     if (!p) {
       p = this.discover(issuer).then((uri) =>
-        createRemoteJWKSet(new URL(uri), { cooldownDuration: issuer.jwksCooldownSeconds * 1000, timeoutDuration: FETCH_TIMEOUT_MS }),
+        createRemoteJWKSet(new URL(uri), {
+          cooldownDuration: issuer.jwksCooldownSeconds * 1000,
+          timeoutDuration: FETCH_TIMEOUT_MS,
+          ...(this.agents.has(issuer.issuer) ? { [customFetch]: this.joseFetch(issuer) } : {}),
+        }),
       );
       this.keySets.set(issuer.issuer, p);
       p.catch(() => this.keySets.delete(issuer.issuer));
     }
     return p;
+  }
+
+  /** jose's JWKS fetch, through the issuer's CA agent. */
+  private joseFetch(issuer: OidcIssuerConfig): FetchImplementation {
+    const dispatcher = this.agents.get(issuer.issuer)!;
+    return (url, options) =>
+      undiciFetch(url, { method: options.method, headers: Object.fromEntries(options.headers.entries()), redirect: 'error', signal: options.signal, dispatcher }) as unknown as Promise<Response>;
   }
 
   /** The JWKS URL: configured, or from the discovery document. */
@@ -112,7 +153,7 @@ export class OidcVerifier {
     const url = `${issuer.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
     let doc: unknown;
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/json' }, redirect: 'error' });
+      const res = await this.get(issuer, url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/json' } });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const text = await res.text();
       if (text.length > MAX_DISCOVERY_BYTES) throw new Error('document too large');

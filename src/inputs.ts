@@ -9,6 +9,10 @@ export interface ActionInputs {
   registry: string;
   username: string;
   password: string;
+  /** Keyless: log in with the job's OIDC token (user name `oidc`) instead of username/password. */
+  oidc: boolean;
+  /** The `aud` to ask the runner's token service for; the registry's auth.oidc audience. */
+  oidcAudience: string;
   logout: boolean;
   insecure: boolean;
   /** PEM of a private CA (from `ca-cert`: the PEM itself or a file path); undefined when not given. */
@@ -37,6 +41,7 @@ export interface ActionInputs {
 }
 
 const DEFAULT_TIMEOUT_SECONDS = DEFAULT_DEADLINE_MS / 1000;
+export const DEFAULT_OIDC_AUDIENCE = 'nitro-registry';
 
 export function readActionInputs(get: InputGetter): ActionInputs {
   const str = (name: string) => get(name).trim();
@@ -46,6 +51,8 @@ export function readActionInputs(get: InputGetter): ActionInputs {
     username: str('username'),
     // Passwords keep their whitespace except the trailing newline a multiline secret tends to carry.
     password: get('password').replace(/\r?\n$/, ''),
+    oidc: bool('oidc', false),
+    oidcAudience: str('oidc-audience') || DEFAULT_OIDC_AUDIENCE,
     logout: bool('logout', true),
     insecure: bool('insecure', false),
     caCert: readCaCert(get('ca-cert'), 'Input "ca-cert"'),
@@ -70,6 +77,9 @@ export function readActionInputs(get: InputGetter): ActionInputs {
     verifyTimeoutMs: parseSeconds('verify-timeout', get('verify-timeout'), DEFAULT_TIMEOUT_SECONDS),
     reportPath: str('report-path'),
   };
+  if (inputs.oidc && (inputs.username || inputs.password)) {
+    throw new Error('Input "oidc" is true: the job\'s OIDC token replaces "username" and "password"; leave them empty');
+  }
   if (inputs.password && !inputs.username) throw new Error('Input "password" is set but "username" is empty');
   if (inputs.username && !inputs.password) throw new Error('Input "username" is set but "password" is empty');
   if (inputs.context && inputs.push && inputs.tags.length === 0) throw new Error('Input "tags" is required to push (or set push: false)');

@@ -1,5 +1,6 @@
 /**
- * Entry of the root action: (ca-cert for the daemon) → login → build and push → verify; the post step
+ * Entry of the root action: (ca-cert for the daemon) → login (username/password, or the job's OIDC
+ * token with `oidc: true`) → build and push → verify with the same credential; the post step
  * (same bundle, told apart by saved state) removes a builder it created, logs out and removes the CA it
  * installed. Orchestration only: the work is in modules.
  */
@@ -12,6 +13,7 @@ import { readActionInputs } from './inputs.js';
 import { runMainOrPost, loadPostState, markMainStarted, savePostState } from './post-state.js';
 import { digestRefs } from './refs.js';
 import { registryHost } from './registry/image-ref.js';
+import { oidcCredentials, type Credentials } from './registry/oidc-credentials.js';
 import { publishReport, verificationError } from './verify/publish.js';
 import { runVerification } from './verify/run-verification.js';
 
@@ -26,8 +28,14 @@ async function main(): Promise<void> {
   const dockerHosts = dockerRegistryHosts(inputs.registry, inputs.tags);
 
   if (inputs.caCert) savePostState({ installedCa: await installDaemonCa(dockerHosts, inputs.caCert) });
-  if (inputs.username) {
-    await core.group(`Logging in to ${host}`, () => dockerLogin(host, inputs.username, inputs.password));
+  const credentials: Credentials | undefined = inputs.oidc
+    ? await oidcCredentials(inputs.oidcAudience)
+    : inputs.username
+      ? { username: inputs.username, password: inputs.password }
+      : undefined;
+  if (credentials) {
+    const how = inputs.oidc ? ` with the job's OIDC token (audience ${inputs.oidcAudience})` : '';
+    await core.group(`Logging in to ${host}${how}`, () => dockerLogin(host, credentials.username, credentials.password));
     if (inputs.logout) savePostState({ logoutRegistry: host });
   }
   if (!inputs.context) {
@@ -61,7 +69,7 @@ async function main(): Promise<void> {
       { images: inputs.tags, expectedDigest: build.digest, platforms: inputs.platforms, pull: inputs.verifyPull, repair: inputs.repair },
       {
         registry: inputs.registry,
-        credentials: inputs.username ? { username: inputs.username, password: inputs.password } : undefined,
+        credentials,
         insecure: inputs.insecure,
         caCert: inputs.caCert,
         deadlineMs: inputs.verifyTimeoutMs,

@@ -46,6 +46,19 @@ export interface GcConfig {
 
 export type SetupKind = 'auto' | 'nitro-api' | 'hooks' | 'none';
 
+/**
+ * The optional `oidc` area: where to get an OIDC token of an issuer the registry trusts (a command that
+ * prints one, e.g. a CI job's token fetcher, or a file), the Basic user name that carries it, a repository
+ * the registry's rules grant that token pull+push on, and optionally one they do not grant push on.
+ */
+export interface OidcConfig {
+  tokenCommand?: string;
+  tokenFile?: string;
+  username: string;
+  repository: string;
+  deniedRepository?: string;
+}
+
 export interface SuiteConfig {
   url: string;
   credentials?: Credentials;
@@ -56,6 +69,8 @@ export interface SuiteConfig {
   features: DeclaredFeatures;
   pushRules: PushRulesConfig;
   gc: GcConfig;
+  /** The oidc area's token source; absent: the area is skipped. */
+  oidc?: OidcConfig;
   /** auto: the Nitro management API when detected, else hooks when configured; none: neither. */
   setup: SetupKind;
   hooks?: HooksConfig;
@@ -237,6 +252,22 @@ export async function loadConfig(inputs: ConfigInputs): Promise<SuiteConfig> {
     graceSeconds: num(env.NITRO_GC_GRACE_SECONDS) ?? (typeof yg.grace_seconds === 'number' ? yg.grace_seconds : 0),
   };
 
+  const yo = (y.oidc ?? {}) as Record<string, unknown>;
+  const ystr = (k: string) => (typeof yo[k] === 'string' && yo[k] !== '' ? (yo[k] as string) : undefined);
+  const tokenCommand = env.NITRO_OIDC_TOKEN_COMMAND || ystr('token_command');
+  const tokenFile = env.NITRO_OIDC_TOKEN_FILE || ystr('token_file');
+  let oidc: OidcConfig | undefined;
+  if (tokenCommand || tokenFile) {
+    const repository = env.NITRO_OIDC_REPOSITORY || ystr('repository');
+    if (!repository) throw new ConfigError('oidc: a token source is set but no repository (oidc.repository / NITRO_OIDC_REPOSITORY) that its rules grant pull,push on');
+    oidc = {
+      ...(tokenCommand ? { tokenCommand } : { tokenFile }),
+      username: env.NITRO_OIDC_USERNAME || ystr('username') || 'oidc',
+      repository,
+      deniedRepository: env.NITRO_OIDC_DENIED_REPOSITORY || ystr('denied_repository'),
+    };
+  }
+
   const ys = (y.setup ?? {}) as Record<string, any>;
   const setup = (env.NITRO_SETUP ?? (env.NITRO_MANAGEMENT === 'off' ? 'none' : undefined) ?? ys.adapter ?? (y.management === 'off' ? 'none' : 'auto')) as SetupKind;
   if (!['auto', 'nitro-api', 'hooks', 'none'].includes(setup)) throw new ConfigError(`setup.adapter must be auto|nitro-api|hooks|none, got ${setup}`);
@@ -266,6 +297,7 @@ export async function loadConfig(inputs: ConfigInputs): Promise<SuiteConfig> {
     features,
     pushRules,
     gc,
+    ...(oidc ? { oidc } : {}),
     setup,
     hooks,
     level,

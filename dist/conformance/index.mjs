@@ -27506,6 +27506,7 @@ var AREAS = [
   { id: "content", title: "Content management" },
   { id: "shapes", title: "Real-world shapes" },
   { id: "auth", title: "Auth flow" },
+  { id: "oidc", title: "OIDC token exchange (keyless CI)" },
   { id: "rules", title: "Push rules" },
   { id: "gc", title: "Garbage collection" }
 ];
@@ -28075,6 +28076,21 @@ async function loadConfig(inputs) {
     command: env2.NITRO_GC_COMMAND ?? yg.command,
     graceSeconds: num(env2.NITRO_GC_GRACE_SECONDS) ?? (typeof yg.grace_seconds === "number" ? yg.grace_seconds : 0)
   };
+  const yo = y3.oidc ?? {};
+  const ystr = (k5) => typeof yo[k5] === "string" && yo[k5] !== "" ? yo[k5] : void 0;
+  const tokenCommand = env2.NITRO_OIDC_TOKEN_COMMAND || ystr("token_command");
+  const tokenFile = env2.NITRO_OIDC_TOKEN_FILE || ystr("token_file");
+  let oidc;
+  if (tokenCommand || tokenFile) {
+    const repository = env2.NITRO_OIDC_REPOSITORY || ystr("repository");
+    if (!repository) throw new ConfigError("oidc: a token source is set but no repository (oidc.repository / NITRO_OIDC_REPOSITORY) that its rules grant pull,push on");
+    oidc = {
+      ...tokenCommand ? { tokenCommand } : { tokenFile },
+      username: env2.NITRO_OIDC_USERNAME || ystr("username") || "oidc",
+      repository,
+      deniedRepository: env2.NITRO_OIDC_DENIED_REPOSITORY || ystr("denied_repository")
+    };
+  }
   const ys2 = y3.setup ?? {};
   const setup = env2.NITRO_SETUP ?? (env2.NITRO_MANAGEMENT === "off" ? "none" : void 0) ?? ys2.adapter ?? (y3.management === "off" ? "none" : "auto");
   if (!["auto", "nitro-api", "hooks", "none"].includes(setup)) throw new ConfigError(`setup.adapter must be auto|nitro-api|hooks|none, got ${setup}`);
@@ -28101,6 +28117,7 @@ async function loadConfig(inputs) {
     features,
     pushRules,
     gc,
+    ...oidc ? { oidc } : {},
     setup,
     hooks,
     level,
@@ -29195,8 +29212,181 @@ var gcChecks = [
   }
 ];
 
+// conformance/src/checks/oidc-helpers.ts
+import { execFile } from "node:child_process";
+import { readFile as readFile2 } from "node:fs/promises";
+var COMMAND_TIMEOUT_MS = 3e4;
+function requireOidc(ctx) {
+  if (!ctx.config.oidc) ctx.skip(OIDC_NOT_CONFIGURED);
+  return ctx.config.oidc;
+}
+var OIDC_NOT_CONFIGURED = "no OIDC token configured (oidc.token_command or oidc.token_file, NITRO_OIDC_TOKEN_COMMAND / NITRO_OIDC_TOKEN_FILE): the area needs a token of an issuer the registry trusts";
+async function oidcToken(cfg, signal) {
+  let out2;
+  if (cfg.tokenCommand) {
+    out2 = await new Promise((resolve20, reject) => {
+      execFile("/bin/sh", ["-c", cfg.tokenCommand], { timeout: COMMAND_TIMEOUT_MS, signal, maxBuffer: 1 << 20 }, (err, stdout3, stderr) => {
+        if (err) reject(new Error(`oidc.token_command failed (${err.code ?? err.signal ?? err.message}): ${String(stderr).trim().slice(0, 300)}`));
+        else resolve20(String(stdout3));
+      });
+    });
+  } else {
+    out2 = await readFile2(cfg.tokenFile, "utf8").catch((e) => {
+      throw new Error(`cannot read oidc.token_file ${cfg.tokenFile}: ${e.code ?? e.message}`);
+    });
+  }
+  const token = out2.trim();
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) throw new Error("the OIDC token source did not yield a signed JWT (three base64url parts)");
+  return token;
+}
+function claimsOf(token) {
+  try {
+    return JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString("utf8"));
+  } catch {
+    return {};
+  }
+}
+function tamperedSignature(token) {
+  const [h3, p4, s] = token.split(".");
+  const sig = Buffer.from(s, "base64url");
+  sig[Math.floor(sig.length / 2)] ^= 1;
+  return `${h3}.${p4}.${sig.toString("base64url")}`;
+}
+function unsigned(token) {
+  const header2 = Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url");
+  return `${header2}.${token.split(".")[1]}.`;
+}
+
+// conformance/src/checks/oidc.ts
+var area6 = "oidc";
+var SPEC_EXCHANGE = "Docker token spec (Basic credentials on the realm); OpenID Connect Core 1.0 \xA73.1.3.7 (ID token validation)";
+var SPEC_RFC8693 = "RFC 8693 OAuth 2.0 Token Exchange \xA72.1, \xA72.2.1";
+var TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+var jwtClaims = (token) => token && token.split(".").length === 3 ? claimsOf(token) : void 0;
+var oidcChecks = [
+  {
+    id: "oidc/basic/exchange",
+    area: area6,
+    enabled: (config5) => config5.oidc ? void 0 : OIDC_NOT_CONFIGURED,
+    title: "GET on the realm with Basic <oidc user>:<OIDC token> returns a registry token that can push to a repository the rules grant.",
+    spec: SPEC_EXCHANGE,
+    level: "MUST",
+    async run(t3, ctx) {
+      const cfg = requireOidc(ctx);
+      const ch = bearerChallenge(ctx);
+      const token = await oidcToken(cfg, ctx.signal);
+      const res = await getToken(ctx.http, realmUrl(ctx, ch, [repoScope(cfg.repository, "pull,push")]), { username: cfg.username, password: token });
+      status2(t3, res, 200, "GET token with the OIDC token as Basic password");
+      const registryToken = tokenOf(res);
+      t3.ok(registryToken, "response has token or access_token");
+      const push = await tryPush(ctx.http, cfg.repository, `Bearer ${registryToken}`);
+      status2(t3, push, 202, `push to ${cfg.repository} with the registry token opens an upload`);
+    }
+  },
+  {
+    id: "oidc/grant/bounded",
+    area: area6,
+    enabled: (config5) => config5.oidc ? void 0 : OIDC_NOT_CONFIGURED,
+    title: "The registry token never grants more than the rules: asking for push on a repository they do not grant yields a token that cannot push there.",
+    spec: SPEC_EXCHANGE,
+    level: "MUST",
+    async run(t3, ctx) {
+      const cfg = requireOidc(ctx);
+      const denied = cfg.deniedRepository;
+      if (!denied) return ctx.skip("no oidc.denied_repository configured (a repository the token's rules do not grant push on)");
+      const ch = bearerChallenge(ctx);
+      const token = await oidcToken(cfg, ctx.signal);
+      const res = await getToken(ctx.http, realmUrl(ctx, ch, [repoScope(denied, "pull,push")]), { username: cfg.username, password: token });
+      t3.ok([200, 401, 403].includes(res.status), "token request answers 200 (smaller grant) or a refusal", { got: res.status });
+      if (res.status !== 200) return;
+      const push = await tryPush(ctx.http, denied, `Bearer ${tokenOf(res)}`);
+      t3.ok([401, 403].includes(push.status), `push to ${denied} is refused (401/403)`, { got: push.status });
+    }
+  },
+  {
+    id: "oidc/token/expiry",
+    area: area6,
+    enabled: (config5) => config5.oidc ? void 0 : OIDC_NOT_CONFIGURED,
+    title: "The registry token expires no later than the OIDC token it was made from.",
+    spec: SPEC_EXCHANGE,
+    level: "SHOULD",
+    async run(t3, ctx) {
+      const cfg = requireOidc(ctx);
+      const ch = bearerChallenge(ctx);
+      const token = await oidcToken(cfg, ctx.signal);
+      const oidcExp = claimsOf(token).exp;
+      if (typeof oidcExp !== "number") return ctx.skip("the OIDC token has no numeric exp claim");
+      const asked = Date.now();
+      const res = await getToken(ctx.http, realmUrl(ctx, ch, [repoScope(cfg.repository, "pull")]), { username: cfg.username, password: token });
+      status2(t3, res, 200, "GET token");
+      const body = res.json() ?? {};
+      const exp = jwtClaims(tokenOf(res))?.exp;
+      if (typeof exp === "number") t3.ok(exp <= oidcExp, "registry token exp \u2264 OIDC token exp", { got: exp, wanted: `\u2264 ${oidcExp}` });
+      if (typeof body.expires_in === "number") {
+        const latest = oidcExp - Math.floor(asked / 1e3) + 1;
+        t3.ok(body.expires_in <= latest, "expires_in does not outlast the OIDC token", { got: body.expires_in, wanted: `\u2264 ${latest}` });
+      }
+      if (typeof exp !== "number" && typeof body.expires_in !== "number") ctx.skip("the registry token states no lifetime (no expires_in, not a JWT)");
+    }
+  },
+  {
+    id: "oidc/refused/forged",
+    area: area6,
+    enabled: (config5) => config5.oidc ? void 0 : OIDC_NOT_CONFIGURED,
+    title: "An OIDC token with a broken signature, or its claims re-sent unsigned (alg none), is refused with 401 and no token.",
+    spec: SPEC_EXCHANGE,
+    level: "MUST",
+    async run(t3, ctx) {
+      const cfg = requireOidc(ctx);
+      const ch = bearerChallenge(ctx);
+      const token = await oidcToken(cfg, ctx.signal);
+      const url = realmUrl(ctx, ch, [repoScope(cfg.repository, "pull,push")]);
+      for (const [what, forged] of [["flipped signature", tamperedSignature(token)], ["alg none", unsigned(token)], ["not a JWT", "not-a-token"]]) {
+        const res = await getToken(ctx.http, url, { username: cfg.username, password: forged });
+        t3.ok([401, 403].includes(res.status), `${what}: refused (401)`, { got: res.status });
+        t3.notOk(res.status === 200 && tokenOf(res), `${what}: no token issued`);
+      }
+    }
+  },
+  {
+    id: "oidc/token-exchange",
+    area: area6,
+    enabled: (config5) => config5.oidc ? void 0 : OIDC_NOT_CONFIGURED,
+    title: "POST grant_type=urn:ietf:params:oauth:grant-type:token-exchange with the OIDC token as subject_token returns a usable access token.",
+    spec: SPEC_RFC8693,
+    level: "MAY",
+    async run(t3, ctx) {
+      const cfg = requireOidc(ctx);
+      const ch = bearerChallenge(ctx);
+      const token = await oidcToken(cfg, ctx.signal);
+      const res = await postForm(ctx.http, new URL(ch.realm, ctx.config.url), {
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: token,
+        subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+        service: ch.service ?? "",
+        scope: repoScope(cfg.repository, "pull,push")
+      });
+      status2(t3, res, 200, "token exchange");
+      const j4 = res.json() ?? {};
+      t3.ok(j4.access_token, "response has access_token");
+      t3.match(j4.token_type ?? "", /^bearer$/i, "token_type is Bearer");
+      t3.ok(j4.issued_token_type, "issued_token_type is present (RFC 8693 \xA72.2.1)", { got: j4.issued_token_type });
+      const push = await tryPush(ctx.http, cfg.repository, `Bearer ${j4.access_token}`);
+      status2(t3, push, 202, "push with the exchanged token opens an upload");
+      const forged = await postForm(ctx.http, new URL(ch.realm, ctx.config.url), {
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: tamperedSignature(token),
+        subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+        service: ch.service ?? "",
+        scope: repoScope(cfg.repository, "pull,push")
+      });
+      t3.ok([400, 401, 403].includes(forged.status), "a forged subject_token is refused", { got: forged.status });
+    }
+  }
+];
+
 // conformance/src/checks/pull-push.ts
-var area6 = "pull-push";
+var area7 = "pull-push";
 async function verifyStored(t3, http, repo, res, data, what) {
   const digest = sha256(data);
   status2(t3, res, 201, what);
@@ -29222,7 +29412,7 @@ async function patchChunk(http, loc, data, start) {
 var pullPushChecks = [
   {
     id: "pull/blob/head",
-    area: area6,
+    area: area7,
     title: "HEAD of a pushed blob answers 200 with its Content-Length and Docker-Content-Digest.",
     spec: SPEC.pullBlobs,
     level: "MUST",
@@ -29240,7 +29430,7 @@ var pullPushChecks = [
   },
   {
     id: "pull/blob/get",
-    area: area6,
+    area: area7,
     title: "GET of a pushed blob returns exactly the pushed bytes.",
     spec: SPEC.pullBlobs,
     level: "MUST",
@@ -29257,7 +29447,7 @@ var pullPushChecks = [
   },
   {
     id: "pull/blob/range-206",
-    area: area6,
+    area: area7,
     title: "GET of a blob with Range: bytes=a-b answers 206 with Content-Range and exactly those bytes.",
     spec: SPEC.range,
     level: "SHOULD",
@@ -29279,7 +29469,7 @@ var pullPushChecks = [
   },
   {
     id: "pull/blob/range-416",
-    area: area6,
+    area: area7,
     title: "GET of a blob with a Range beyond its end answers 416.",
     spec: SPEC.range,
     level: "SHOULD",
@@ -29297,7 +29487,7 @@ var pullPushChecks = [
   },
   {
     id: "push/monolithic/single-post",
-    area: area6,
+    area: area7,
     title: "POST /blobs/uploads/?digest= with the whole body completes the upload (201), or falls back to a 202 session.",
     spec: SPEC.singlePost,
     level: "SHOULD",
@@ -29321,7 +29511,7 @@ var pullPushChecks = [
   },
   {
     id: "push/post-put/upload",
-    area: area6,
+    area: area7,
     title: "POST opens a session (202 + Location) and a PUT ?digest= with the body completes it (201 + Location + digest).",
     spec: SPEC.postPut,
     level: "MUST",
@@ -29337,7 +29527,7 @@ var pullPushChecks = [
   },
   {
     id: "push/streamed/patch-put",
-    area: area6,
+    area: area7,
     title: "A PATCH without Content-Range (streamed, chunked encoding) then an empty PUT ?digest= completes the upload.",
     spec: SPEC.streamed,
     level: "MUST",
@@ -29358,7 +29548,7 @@ var pullPushChecks = [
   },
   {
     id: "push/chunked/in-order",
-    area: area6,
+    area: area7,
     title: "Chunks PATCHed in order with Content-Range each answer 202 with the growing Range, and PUT completes the blob.",
     spec: SPEC.chunked,
     level: "MUST",
@@ -29378,7 +29568,7 @@ var pullPushChecks = [
   },
   {
     id: "push/chunked/out-of-order-416",
-    area: area6,
+    area: area7,
     title: "A chunk whose Content-Range does not start where the last one ended answers 416, and the session stays usable.",
     spec: SPEC.chunked,
     level: "MUST",
@@ -29402,7 +29592,7 @@ var pullPushChecks = [
   },
   {
     id: "push/chunked/resume-status",
-    area: area6,
+    area: area7,
     title: "GET on an upload session answers 204 with Range and Location, and the upload resumes from there.",
     spec: SPEC.chunked,
     level: "MUST",
@@ -29426,7 +29616,7 @@ var pullPushChecks = [
   },
   {
     id: "push/upload/cancel",
-    area: area6,
+    area: area7,
     title: "DELETE on an upload session cancels it (204) and the session is then unknown (404 BLOB_UPLOAD_UNKNOWN).",
     spec: `${SPEC.chunked}; ${SPEC.errors}`,
     level: "SHOULD",
@@ -29443,7 +29633,7 @@ var pullPushChecks = [
   },
   {
     id: "push/blob/sha512",
-    area: area6,
+    area: area7,
     title: "A blob pushed with a sha512 digest is stored and served under that digest.",
     spec: `${SPEC.postPut}; OCI image-spec \xA7Digests (sha512 registered)`,
     level: "MAY",
@@ -29464,7 +29654,7 @@ var pullPushChecks = [
   },
   {
     id: "push/mount/from",
-    area: area6,
+    area: area7,
     title: "POST ?mount=<digest>&from=<repo> mounts an existing blob (201 + Location + digest) without re-upload.",
     spec: SPEC.mount,
     level: "MUST",
@@ -29485,7 +29675,7 @@ var pullPushChecks = [
   },
   {
     id: "push/mount/unknown-falls-back",
-    area: area6,
+    area: area7,
     title: "Mounting a blob the source does not have falls back to a normal upload session (202 + Location).",
     spec: SPEC.mount,
     level: "SHOULD",
@@ -29505,7 +29695,7 @@ var pullPushChecks = [
   },
   {
     id: "push/mount/without-from",
-    area: area6,
+    area: area7,
     title: "POST ?mount=<digest> without from mounts a blob the registry already holds (201).",
     spec: `${SPEC.mount} ("MAY" automatic content discovery)`,
     level: "MAY",
@@ -29524,7 +29714,7 @@ var pullPushChecks = [
   ...manifestChecks(),
   {
     id: "push/manifest/by-digest",
-    area: area6,
+    area: area7,
     title: "A manifest PUT by its digest is stored (201) and GET by digest returns identical bytes.",
     spec: `${SPEC.pushManifests}; ${SPEC.pullManifests}`,
     level: "MUST",
@@ -29543,7 +29733,7 @@ var pullPushChecks = [
   },
   {
     id: "push/manifest/digest-mismatch",
-    area: area6,
+    area: area7,
     title: "PUT of a manifest under a digest that does not match its bytes answers 400 DIGEST_INVALID.",
     spec: `${SPEC.pushManifests}; ${SPEC.errors}`,
     level: "MUST",
@@ -29556,7 +29746,7 @@ var pullPushChecks = [
   },
   {
     id: "push/manifest/size-limit-413",
-    area: area6,
+    area: area7,
     title: "A manifest over the registry's size limit (tried: 4 MiB + 16 B) is refused with 413 and stores nothing.",
     spec: SPEC.manifestSize,
     level: "SHOULD",
@@ -29670,7 +29860,7 @@ function manifestCases() {
 function manifestChecks() {
   return manifestCases().map((c2) => ({
     id: c2.id,
-    area: area6,
+    area: area7,
     title: c2.title,
     spec: `${c2.spec}; ${SPEC.pullManifests}`,
     level: "MUST",
@@ -29700,7 +29890,7 @@ function manifestChecks() {
 
 // conformance/src/checks/rules.ts
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign } from "node:crypto";
-var area7 = "rules";
+var area8 = "rules";
 var ACCEPT3 = { accept: [MT.ociManifest, MT.ociIndex, MT.dockerManifest, MT.dockerList].join(", ") };
 async function variant(http, image, img) {
   const cfg = await pushBlob(http, image, uniqueConfig());
@@ -29736,7 +29926,7 @@ function refused(t3, res, what) {
 var ruleChecks = [
   {
     id: "rules/tag-overwrite/refused",
-    area: area7,
+    area: area8,
     title: "With allow_tag_overwrite off, pushing a different manifest to an existing tag answers 409 naming the rule, and the tag keeps its digest.",
     spec: SPEC.pushRules,
     level: "MUST",
@@ -29754,7 +29944,7 @@ var ruleChecks = [
   },
   {
     id: "rules/tag-overwrite/same-digest-accepted",
-    area: area7,
+    area: area8,
     title: "With allow_tag_overwrite off, re-pushing the same manifest to its tag is accepted (201).",
     spec: SPEC.pushRules,
     level: "MUST",
@@ -29767,7 +29957,7 @@ var ruleChecks = [
   },
   {
     id: "rules/tag-overwrite/concurrent-first-push",
-    area: area7,
+    area: area8,
     title: "With allow_tag_overwrite off, two different manifests pushed at once to a new tag: exactly one wins and the tag holds it.",
     spec: SPEC.pushRules,
     level: "MUST",
@@ -29786,7 +29976,7 @@ var ruleChecks = [
   },
   {
     id: "rules/project-member/non-member-denied",
-    area: area7,
+    area: area8,
     title: "With must_be_project_member on, a non-member push is refused 403 DENIED while a write member pushes.",
     spec: SPEC.pushRules,
     level: "MUST",
@@ -29804,7 +29994,7 @@ var ruleChecks = [
   },
   {
     id: "rules/auth-token/password-denied",
-    area: area7,
+    area: area8,
     title: "With must_use_auth_token_for_push on, a push authenticated by password is refused 403 DENIED and one by access token succeeds.",
     spec: SPEC.pushRules,
     level: "MUST",
@@ -29825,7 +30015,7 @@ var ruleChecks = [
   },
   {
     id: "rules/content-trust/unsigned-not-served",
-    area: area7,
+    area: area8,
     title: "With require_content_trust on, a manifest is served only once a cosign signature by a trusted key references it.",
     spec: SPEC.contentTrust,
     level: "MUST",
@@ -29843,8 +30033,8 @@ var ruleChecks = [
       }
       const target = await ruleTarget(ctx, "contentTrust", { require_content_trust: true }, [pub]);
       const img = await pushImage(ctx.http, target.image, "v1");
-      const unsigned = await ctx.http.request("GET", `/v2/${target.image}/manifests/v1`, { headers: ACCEPT3 });
-      t3.ok(unsigned.status >= 400 && unsigned.status < 500, "unsigned manifest is not served", { got: unsigned.status });
+      const unsigned2 = await ctx.http.request("GET", `/v2/${target.image}/manifests/v1`, { headers: ACCEPT3 });
+      t3.ok(unsigned2.status >= 400 && unsigned2.status < 500, "unsigned manifest is not served", { got: unsigned2.status });
       const stranger = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
       t3.equal(await pushCosignSignature(ctx.http, target.image, img.digest, stranger), 201, "signature by an untrusted key can be pushed");
       const stillHidden = await ctx.http.request("GET", `/v2/${target.image}/manifests/v1`, { headers: ACCEPT3 });
@@ -29858,12 +30048,12 @@ var ruleChecks = [
 ];
 
 // conformance/src/checks/shapes.ts
-var area8 = "shapes";
+var area9 = "shapes";
 var ACCEPT4 = { accept: [MT.ociManifest, MT.ociIndex, MT.dockerManifest, MT.dockerList].join(", ") };
 var shapeChecks = [
   {
     id: "shapes/buildx/attestation-index",
-    area: area8,
+    area: area9,
     title: "A buildx-style index (2 platforms + unknown/unknown attestation manifests) round-trips with every child pullable.",
     spec: SPEC.imageIndex,
     level: "MUST",
@@ -29910,7 +30100,7 @@ var shapeChecks = [
   },
   {
     id: "shapes/large-layer/streamed",
-    area: area8,
+    area: area9,
     title: "A 64 MiB layer streamed in one PATCH is stored intact (size and digest verified on a streamed pull).",
     spec: SPEC.streamed,
     level: "MUST",
@@ -29936,7 +30126,7 @@ var shapeChecks = [
   },
   {
     id: "shapes/parallel/same-blob",
-    area: area8,
+    area: area9,
     title: "Four concurrent uploads of the same blob to one repository all succeed and leave one intact blob.",
     spec: SPEC.postPut,
     level: "MUST",
@@ -29960,7 +30150,7 @@ var shapeChecks = [
   },
   {
     id: "shapes/parallel/multi-arch-push",
-    area: area8,
+    area: area9,
     title: "Two platform images pushed concurrently into one repository, then an index over them, all resolve.",
     spec: SPEC.pushManifests,
     level: "MUST",
@@ -29980,7 +30170,7 @@ var shapeChecks = [
 ];
 
 // conformance/src/checks/index.ts
-var ALL_CHECKS = [...apiChecks, ...pullPushChecks, ...discoveryChecks, ...contentChecks, ...shapeChecks, ...authChecks, ...ruleChecks, ...gcChecks];
+var ALL_CHECKS = [...apiChecks, ...pullPushChecks, ...discoveryChecks, ...contentChecks, ...shapeChecks, ...authChecks, ...oidcChecks, ...ruleChecks, ...gcChecks];
 var seen = /* @__PURE__ */ new Set();
 for (const c2 of ALL_CHECKS) {
   if (seen.has(c2.id)) throw new Error(`duplicate check id ${c2.id}`);
@@ -37131,7 +37321,7 @@ function exec(...args) {
 function execSync(cmd, options) {
   return cpExecSync(cmd, spawnOpts(options || {}, getExclude(k)));
 }
-function execFile(file, ...execFileArgs) {
+function execFile2(file, ...execFileArgs) {
   let args = [];
   let options = {};
   let callback = void 0;
@@ -37146,7 +37336,7 @@ function execFile(file, ...execFileArgs) {
   }
   return cpExecFile(file, args, spawnOpts(options, getExclude(k), args), callback);
 }
-(function(execFile2) {
+(function(execFile3) {
   function __promisify__(file, args, options) {
     if (!!args && typeof args === "object" && isNotArray(args)) {
       options = args;
@@ -37154,9 +37344,9 @@ function execFile(file, ...execFileArgs) {
     }
     return customPromisify(cpExecFile)(file, spawnOpts(options || {}, getExclude(k), args));
   }
-  execFile2.__promisify__ = __promisify__;
-  Object.assign(execFile2, { [promisify]: __promisify__ });
-})(execFile || (execFile = {}));
+  execFile3.__promisify__ = __promisify__;
+  Object.assign(execFile3, { [promisify]: __promisify__ });
+})(execFile2 || (execFile2 = {}));
 function execFileSync(file, args, options) {
   if (args && typeof args === "object" && isNotArray(args)) {
     options = args;
@@ -37278,7 +37468,7 @@ import { basename, resolve as resolve5 } from "path";
 
 // node_modules/@tapjs/processinfo/dist/esm/json-file.js
 import { readFileSync as readFileSync3 } from "fs";
-import { readFile as readFile2 } from "fs/promises";
+import { readFile as readFile3 } from "fs/promises";
 var safeJSONSync = (f2) => {
   try {
     return JSON.parse(readFileSync3(f2, "utf8"));
@@ -37286,7 +37476,7 @@ var safeJSONSync = (f2) => {
     return {};
   }
 };
-var safeJSON = (f2) => readFile2(f2, "utf8").then((d2) => JSON.parse(d2)).catch(() => ({}));
+var safeJSON = (f2) => readFile3(f2, "utf8").then((d2) => JSON.parse(d2)).catch(() => ({}));
 
 // node_modules/@tapjs/processinfo/dist/esm/index.js
 var p2 = process;
@@ -37482,7 +37672,7 @@ var ProcessInfo = class _ProcessInfo {
     return execSync;
   }
   static get execFile() {
-    return execFile;
+    return execFile2;
   }
   static get execFileSync() {
     return execFileSync;
@@ -47945,8 +48135,8 @@ function redactHeader(name, value) {
   if (n === "cookie" || n === "set-cookie") return "<redacted>";
   return value;
 }
-var TOKEN_FIELDS = /("(?:token|access_token|refresh_token|id_token|password)"\s*:\s*")[^"]*(")/g;
-var FORM_SECRETS = /((?:^|&)(?:password|refresh_token|client_secret)=)[^&]*/g;
+var TOKEN_FIELDS = /("(?:token|access_token|refresh_token|id_token|subject_token|password)"\s*:\s*")[^"]*(")/g;
+var FORM_SECRETS = /((?:^|&)(?:password|refresh_token|client_secret|subject_token|actor_token)=)[^&]*/g;
 function redactBody(text) {
   return text.replace(TOKEN_FIELDS, "$1<redacted>$2").replace(FORM_SECRETS, "$1<redacted>");
 }

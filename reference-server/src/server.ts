@@ -186,6 +186,8 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
       const params = decodeParams(m.groups);
       const principal = await authorizer.authorize(req, route.access(params, url));
       fields.user = principal.subject;
+      // A CI workload has no account: its request lines name the workflow identity's subject instead.
+      if (principal.workload) fields.workload = principal.workload.subject;
       const abort = new AbortController();
       const onClose = () => {
         if (!res.writableFinished) abort.abort(new Error('client closed the connection'));

@@ -68,6 +68,17 @@ t.test('inconsistent inputs are rejected with the input named', async (t) => {
   t.throws(() => readActionInputs(getter({ logout: 'maybe' })), /Input "logout" must be true or false/);
 });
 
+t.test('oidc: off by default; audience defaults to nitro-registry; excludes username/password', async (t) => {
+  const plain = readActionInputs(getter({}));
+  t.equal(plain.oidc, false);
+  t.equal(plain.oidcAudience, 'nitro-registry');
+  const keyless = readActionInputs(getter({ oidc: 'true', 'oidc-audience': ' my-registry ' }));
+  t.equal(keyless.oidc, true);
+  t.equal(keyless.oidcAudience, 'my-registry');
+  t.throws(() => readActionInputs(getter({ oidc: 'true', username: 'u', password: 'p' })), /OIDC token replaces "username" and "password"/);
+  t.throws(() => readActionInputs(getter({ oidc: 'yes' })), /Input "oidc" must be true or false/);
+});
+
 t.test('verify inputs', async (t) => {
   const v = readVerifyInputs(getter({ images: 'a/b:1,a/b:2', pull: 'true' }));
   t.same(v.images, ['a/b:1', 'a/b:2']);

@@ -8,6 +8,9 @@ import { runSuite } from '../../conformance/src/suite.js';
 import { detailText } from '../../conformance/src/report/format.js';
 import { referenceServerBuilt, startReferenceServer } from './reference-server.js';
 import { backendConfig, BLOBS_ON_DISK } from '../../reference-server/test/helpers/backend-matrix.js';
+import { startOidcIssuer } from '../../reference-server/test/helpers/oidc-issuer.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 
 async function countFiles(dir: string): Promise<number> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
@@ -18,13 +21,34 @@ if (!referenceServerBuilt()) {
   t.test('every check passes against the reference server', { skip: 'reference server not built (npm run build)' }, async () => {});
 } else {
   t.test('every check passes against the reference server and nothing is left behind', async (t) => {
-    const ref = await startReferenceServer({ config: await backendConfig(t) });
+    // The optional oidc area runs too: the server trusts a loopback test issuer, the suite reads its token from a file.
+    const issuer = await startOidcIssuer();
+    t.teardown(() => issuer.close());
+    const oidcDir = await mkdtemp(join(tmpdir(), 'nitro-conf-ref-oidc-'));
+    t.teardown(() => rm(oidcDir, { recursive: true, force: true }));
+    await writeFile(join(oidcDir, 'token'), await issuer.token({ expiresIn: 900 }), { mode: 0o600 });
+    const oidc = [
+      {
+        issuer: issuer.issuer,
+        audience: 'nitro-registry',
+        allow_insecure_loopback: true,
+        rules: [{ match: { repository: 'acme/app', ref: 'refs/heads/main' }, grant: [{ name: 'acme/app', actions: ['pull', 'push'] }] }],
+      },
+    ];
+    const ref = await startReferenceServer({ config: await backendConfig(t), authConfig: { oidc } });
     t.teardown(() => ref.stop());
     const basic = 'Basic ' + Buffer.from(`${ref.admin.username}:${ref.admin.password}`).toString('base64');
     const blobsBefore = await countFiles(join(ref.dataDir, 'blobs'));
     const config = await loadConfig({
       url: ref.url,
-      env: { OCI_USERNAME: ref.admin.username, OCI_PASSWORD: ref.admin.password, NITRO_GC_GRACE_SECONDS: '0' },
+      env: {
+        OCI_USERNAME: ref.admin.username,
+        OCI_PASSWORD: ref.admin.password,
+        NITRO_GC_GRACE_SECONDS: '0',
+        NITRO_OIDC_TOKEN_FILE: join(oidcDir, 'token'),
+        NITRO_OIDC_REPOSITORY: 'acme/app',
+        NITRO_OIDC_DENIED_REPOSITORY: 'acme/other',
+      },
     });
     const report = await runSuite(config);
     t.equal(report.setup.adapter, 'nitro-api', 'management API detected', { got: report.setup.reason });

@@ -23,12 +23,17 @@ export interface RunningReference {
   stop(): Promise<void>;
 }
 
-/** `config`: more settings for the config file (e.g. the backend matrix's database and storage). */
-export async function startReferenceServer(opts: { auth?: boolean; config?: Record<string, unknown> } = {}): Promise<RunningReference> {
+/**
+ * `config`: more settings for the config file (e.g. the backend matrix's database and storage); `authConfig`:
+ * more settings of its `auth:` section (e.g. trusted OIDC issuers).
+ */
+export async function startReferenceServer(
+  opts: { auth?: boolean; config?: Record<string, unknown>; authConfig?: Record<string, unknown> } = {},
+): Promise<RunningReference> {
   const dir = await mkdtemp(join(tmpdir(), 'nitro-ref-'));
   const password = `Adm-${randomBytes(9).toString('base64url')}`;
   const cfg = join(dir, 'registry.yml');
-  await writeFile(cfg, stringify({ ...(opts.config ?? {}), auth: { enabled: opts.auth !== false } }), { mode: 0o600 });
+  await writeFile(cfg, stringify({ ...(opts.config ?? {}), auth: { enabled: opts.auth !== false, ...(opts.authConfig ?? {}) } }), { mode: 0o600 });
   const child = spawn(
     process.execPath,
     [BIN, 'serve', '--config', cfg, '--listen', '127.0.0.1:0', '--data', join(dir, 'data'), '--log-level', 'silent'],

@@ -8,7 +8,7 @@ import type { FeatureId, FeatureTable } from '../features.js';
 /** A node-tap Test with its built-in assertion plugins (equal, match, ok, …). */
 export type TapTest = Test;
 
-export type AreaId = 'api' | 'pull-push' | 'discovery' | 'content' | 'shapes' | 'auth' | 'rules' | 'gc';
+export type AreaId = 'api' | 'pull-push' | 'discovery' | 'content' | 'shapes' | 'auth' | 'oidc' | 'rules' | 'gc';
 
 export const AREAS: ReadonlyArray<{ id: AreaId; title: string }> = [
   { id: 'api', title: 'API version & errors' },
@@ -17,6 +17,7 @@ export const AREAS: ReadonlyArray<{ id: AreaId; title: string }> = [
   { id: 'content', title: 'Content management' },
   { id: 'shapes', title: 'Real-world shapes' },
   { id: 'auth', title: 'Auth flow' },
+  { id: 'oidc', title: 'OIDC token exchange (keyless CI)' },
   { id: 'rules', title: 'Push rules' },
   { id: 'gc', title: 'Garbage collection' },
 ];

@@ -10,8 +10,8 @@ export function redactHeader(name: string, value: string): string {
   return value;
 }
 
-const TOKEN_FIELDS = /("(?:token|access_token|refresh_token|id_token|password)"\s*:\s*")[^"]*(")/g;
-const FORM_SECRETS = /((?:^|&)(?:password|refresh_token|client_secret)=)[^&]*/g;
+const TOKEN_FIELDS = /("(?:token|access_token|refresh_token|id_token|subject_token|password)"\s*:\s*")[^"]*(")/g;
+const FORM_SECRETS = /((?:^|&)(?:password|refresh_token|client_secret|subject_token|actor_token)=)[^&]*/g;
 
 export function redactBody(text: string): string {
   return text.replace(TOKEN_FIELDS, '$1<redacted>$2').replace(FORM_SECRETS, '$1<redacted>');

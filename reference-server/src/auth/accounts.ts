@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { AccountStore, RefreshTokenRecord, Role, TokenRecord, UserRecord } from '../metadata/account-store.js';
 import { hashPassword, newSecret, sha256Hex, verifyPassword, dummyHash } from './passwords.js';
 import { parseScope, type Scope } from './scopes.js';
+import { OIDC_USERNAME } from './oidc/exchange.js';
 
 export type { Role, RefreshTokenRecord } from '../metadata/account-store.js';
 export const ROLES: readonly Role[] = ['read', 'write', 'admin'];
@@ -94,6 +95,7 @@ export class Accounts {
     if (typeof username !== 'string' || !USERNAME_RE.test(username)) {
       throw new AccountError('username must be 1-64 lower-case letters, digits, ".", "_" or "-"', 'invalid');
     }
+    if (username === OIDC_USERNAME) throw new AccountError(`username "${OIDC_USERNAME}" is reserved: it logs CI jobs in with their OIDC token`, 'invalid');
     const passwordHash = password === null ? null : await hashPassword(validatePassword(password));
     if (!(await this.store.insertUser({ username, passwordHash, admin, createdAt: Date.now() }))) {
       throw new AccountError(`user ${username} already exists`, 'conflict');

@@ -1,6 +1,7 @@
 /**
  * Turns an Authorization header into an identity: nobody (anonymous), an account by password, an account
- * by access token (Basic with the token as password, or the raw token as a Bearer), or a registry JWT.
+ * by access token (Basic with the token as password, or the raw token as a Bearer), a CI workload by its
+ * OIDC token (Basic with the reserved user name `oidc`, see oidc/exchange.ts), or a registry JWT.
  * A JWT is re-checked against the live account state: a deleted user, a revoked or expired access token,
  * or an account that lost admin rights loses them at once.
  *
@@ -15,7 +16,9 @@ import type { KeyRing } from './keys.js';
 import { verifyToken, TokenInvalidError, type TokenClaims, type TokenSettings } from './tokens.js';
 import type { AuthMethod } from '../registry/access.js';
 import { RegistryError } from '../oci/errors.js';
-import type { Audit } from './audit.js';
+import { workloadFields, type Audit } from './audit.js';
+import { OIDC_USERNAME, exactGrants, type OidcExchange, type Workload } from './oidc/exchange.js';
+import { OidcTokenRejected } from './oidc/verifier.js';
 
 export interface Identity {
   readonly user: User | null;
@@ -26,6 +29,8 @@ export interface Identity {
   readonly jwt: TokenClaims | null;
   /** The account's roles per project, as of this request. */
   readonly roles: ReadonlyMap<string, Role>;
+  /** A CI workload authenticated by OIDC (then `user` is null and method is `oidc`). */
+  readonly workload?: Workload | null;
 }
 
 const NO_ROLES: ReadonlyMap<string, Role> = new Map();
@@ -58,6 +63,8 @@ export interface AuthenticatorDeps {
   readonly keys: KeyRing;
   readonly tokenSettings: TokenSettings;
   readonly audit: Audit;
+  /** Trusted OIDC issuers; null or disabled: `oidc` is just a user name nobody has. */
+  readonly oidc?: OidcExchange | null;
 }
 
 export class Authenticator {
@@ -65,6 +72,8 @@ export class Authenticator {
 
   /** Password or access token for `username`. */
   async login(username: string, secret: string, ip: string, challenge: () => Record<string, string>): Promise<Identity> {
+    // The reserved user name carries an OIDC token (oidcLogin applies the same rate limit).
+    if (username === OIDC_USERNAME && this.oidcEnabled) return this.oidcLogin(secret, ip, challenge);
     const wait = await this.d.limiter.blockedFor(ip, username);
     if (wait > 0) {
       this.d.audit.event('login_rate_limited', { user: username, ip });
@@ -88,6 +97,34 @@ export class Authenticator {
     return identity;
   }
 
+  get oidcEnabled(): boolean {
+    return Boolean(this.d.oidc?.enabled);
+  }
+
+  /**
+   * An OIDC token (the Basic password of the reserved user name, or a token-exchange subject_token):
+   * verified, matched against the rules. Failures count against the login rate limit like passwords.
+   */
+  async oidcLogin(token: string, ip: string, challenge: () => Record<string, string>): Promise<Identity> {
+    const wait = await this.d.limiter.blockedFor(ip, OIDC_USERNAME);
+    if (wait > 0) {
+      this.d.audit.event('login_rate_limited', { user: OIDC_USERNAME, ip });
+      throw new RegistryError('TOOMANYREQUESTS', `too many failed logins; retry in ${wait} s`, undefined, { 'Retry-After': String(wait) });
+    }
+    let workload: Workload;
+    try {
+      if (!this.d.oidc?.enabled) throw new OidcTokenRejected('this registry trusts no OIDC issuer (auth.oidc)');
+      workload = await this.d.oidc.exchange(token);
+    } catch (e) {
+      const reason = e instanceof OidcTokenRejected ? e.message : 'OIDC token invalid';
+      await this.d.limiter.fail(ip, OIDC_USERNAME);
+      this.d.audit.event('login_failed', { user: OIDC_USERNAME, method: 'oidc', ip, reason });
+      throw new RegistryError('UNAUTHORIZED', `OIDC token refused: ${reason}`, undefined, challenge());
+    }
+    this.d.audit.event('oidc_exchange', { method: 'oidc', ip, ...workloadFields(workload.identity), grants: workload.grants.map((g) => `${g.name}:${g.actions.join(',')}`) });
+    return { user: null, token: null, method: 'oidc', jwt: null, roles: NO_ROLES, workload };
+  }
+
   /** A raw access token (Bearer nrt_…) or a registry JWT. */
   async bearer(token: string, challenge: (error?: string) => Record<string, string>): Promise<Identity> {
     if (token.startsWith(ACCESS_TOKEN_PREFIX)) {
@@ -103,6 +140,11 @@ export class Authenticator {
       const reason = e instanceof TokenInvalidError ? e.message : 'token invalid';
       throw new RegistryError('UNAUTHORIZED', reason, undefined, challenge('invalid_token'));
     }
+    if (claims.auth_method === 'oidc') {
+      const w = claims.workload!;
+      if (!this.d.oidc?.trusts(w.issuer)) throw new RegistryError('UNAUTHORIZED', 'the OIDC issuer of this token is no longer trusted', undefined, challenge('invalid_token'));
+      return { user: null, token: null, method: 'oidc', jwt: claims, roles: NO_ROLES, workload: { identity: w, grants: exactGrants(claims.access), expiresAt: Infinity } };
+    }
     if (claims.sub === '') return { ...ANONYMOUS, jwt: claims };
     const user = await this.d.accounts.getUser(claims.sub);
     if (!user) throw new RegistryError('UNAUTHORIZED', 'token subject no longer exists', undefined, challenge('invalid_token'));
@@ -113,7 +155,7 @@ export class Authenticator {
         throw new RegistryError('UNAUTHORIZED', 'the access token this token was issued for is revoked or expired', undefined, challenge('invalid_token'));
       }
     }
-    return this.withRoles({ user, token: t, method: claims.auth_method === 'anonymous' ? 'anonymous' : claims.auth_method, jwt: claims });
+    return this.withRoles({ user, token: t, method: claims.auth_method, jwt: claims });
   }
 
   /** The account's project roles, read once per request (policy.ts decides on them synchronously). */

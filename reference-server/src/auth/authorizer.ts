@@ -15,7 +15,7 @@ import type { AccessRequirement, Authorizer, Principal, RepositoryAction } from 
 import { ANONYMOUS, type Identity, type Authenticator } from './authenticate.js';
 import type { Policy } from './policy.js';
 import type { NitroRepositories } from '../repositories/store.js';
-import type { Audit } from './audit.js';
+import { workloadFields, type Audit } from './audit.js';
 import { RegistryError } from '../oci/errors.js';
 import { isValidName } from '../oci/names.js';
 import { externalBaseUrl, clientAddress } from './realm.js';
@@ -26,6 +26,7 @@ export class AuthPrincipal implements Principal {
   readonly subject: string | null;
   readonly admin: boolean;
   readonly method: Principal['method'];
+  readonly workload: Principal['workload'];
 
   constructor(
     readonly identity: Identity,
@@ -35,6 +36,7 @@ export class AuthPrincipal implements Principal {
     // A scoped access token never carries its owner's admin rights.
     this.admin = Boolean(identity.user?.admin) && (identity.token === null || identity.token.scopes === null);
     this.method = identity.method;
+    this.workload = identity.workload?.identity ?? null;
   }
 
   /** What the account (and its access token) may do; the catalog filters with it. */
@@ -83,7 +85,7 @@ export function createTokenAuthorizer(d: TokenAuthorizerDeps): Authorizer & { pr
   const principalFor = (identity: Identity) => new AuthPrincipal(identity, d.policy);
 
   const deny = (req: IncomingMessage, p: AuthPrincipal, message: string, detail: Record<string, unknown>): never => {
-    d.audit.event('denied', { user: p.subject, method: p.method, ip: req.socket.remoteAddress, reason: message, ...detail });
+    d.audit.event('denied', { user: p.subject, method: p.method, ip: req.socket.remoteAddress, reason: message, ...detail, ...workloadFields(p.workload) });
     throw new RegistryError('DENIED', message, detail);
   };
 
@@ -102,7 +104,8 @@ export function createTokenAuthorizer(d: TokenAuthorizerDeps): Authorizer & { pr
 
       const identity = await d.authenticator.fromRequest(req, clientAddress(req, d.config.trustForwardedHeaders), challenge);
       const p = principalFor(identity);
-      const anonymous = identity.user === null;
+      // A workload has no account but did prove who it is.
+      const anonymous = identity.user === null && !identity.workload;
 
       switch (need.kind) {
         case 'base':
@@ -115,7 +118,7 @@ export function createTokenAuthorizer(d: TokenAuthorizerDeps): Authorizer & { pr
           return p;
         case 'admin':
           if (anonymous) throw new RegistryError('UNAUTHORIZED', 'authentication required', undefined, challenge());
-          if (!p.admin) deny(req, p, `${p.subject} is not a registry administrator${identity.token?.scopes ? ' (scoped access tokens never are)' : ''}`, {});
+          if (!p.admin) deny(req, p, `${p.subject ?? 'an OIDC workload'} is not a registry administrator${identity.token?.scopes ? ' (scoped access tokens never are)' : ''}`, {});
           return p;
         case 'repository-admin-read': {
           const repo = d.repositories.get(need.repositoryId);

@@ -13,7 +13,10 @@
  *     signing_key: /path/key.pem         # EC P-256 or RSA PEM; else generated in <data>/auth/
  *     admin_password: ...                # bootstrap admin (or NITRO_REGISTRY_ADMIN_PASSWORD); else generated
  *     login_rate_limit: { max_failures: 10, window_seconds: 60 }
+ *     oidc: [...]                        # trusted OIDC issuers for keyless CI (oidc/config.ts)
  */
+import { parseOidcConfig, type OidcIssuerConfig } from './oidc/config.js';
+
 export interface AuthConfig {
   readonly enabled: boolean;
   readonly externalUrl: string | null;
@@ -26,6 +29,7 @@ export interface AuthConfig {
   readonly signingKeyFile: string | null;
   readonly adminPassword: string | null;
   readonly loginRateLimit: { readonly maxFailures: number; readonly windowSeconds: number };
+  readonly oidc: readonly OidcIssuerConfig[];
 }
 
 export class AuthConfigError extends Error {
@@ -46,6 +50,7 @@ const KEYS = [
   'signing_key',
   'admin_password',
   'login_rate_limit',
+  'oidc',
 ];
 
 function int(v: unknown, key: string, min: number, max: number): number {
@@ -106,5 +111,6 @@ export function parseAuthConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
       maxFailures: rl.max_failures === undefined ? 10 : int(rl.max_failures, 'login_rate_limit.max_failures', 1, 1_000_000),
       windowSeconds: rl.window_seconds === undefined ? 60 : int(rl.window_seconds, 'login_rate_limit.window_seconds', 1, 86_400),
     },
+    oidc: parseOidcConfig(r.oidc),
   };
 }

@@ -30,6 +30,8 @@ import { adminRoutes } from './admin-routes.js';
 import { ContentTrust, type ReadSmallBlob } from './content-trust.js';
 import { createPushRuleHooks } from './push-rules.js';
 import type { TokenSettings } from './tokens.js';
+import { OidcVerifier } from './oidc/verifier.js';
+import { OidcExchange } from './oidc/exchange.js';
 
 export interface CreateAuthOptions {
   readonly backend: Pick<MetadataBackend, 'accounts' | 'repositories' | 'keys' | 'throttle' | 'kind'>;
@@ -118,11 +120,19 @@ export async function createAuth(o: CreateAuthOptions): Promise<Auth> {
     leewaySeconds: config.leewaySeconds,
   };
   const limiter = new LoginRateLimiter(o.backend.throttle, config.loginRateLimit.maxFailures, config.loginRateLimit.windowSeconds * 1000);
-  const authenticator = new Authenticator({ accounts, limiter, keys, tokenSettings, audit });
+  const verifier = new OidcVerifier(config.oidc);
+  const oidc = new OidcExchange(verifier);
+  if (oidc.enabled) startupMessages.push(`trusting OIDC tokens of ${config.oidc.map((i) => i.issuer).join(', ')} (log in as "oidc" with the token as password)`);
+  const authenticator = new Authenticator({ accounts, limiter, keys, tokenSettings, audit, oidc });
   const policy = new Policy(repositories);
   const authorizer = createTokenAuthorizer({ config, authenticator, policy, repositories, audit });
   const routes = [...tokenRoutes({ config, accounts, authenticator, policy, keys, tokenSettings, audit }), ...admin];
-  return { enabled: true, config, authorizer, hooks, routes, repositories, accounts, keys, startupMessages, close: close(keys) };
+  const closeBase = close(keys);
+  const closeAll = () => {
+    closeBase();
+    void verifier.close();
+  };
+  return { enabled: true, config, authorizer, hooks, routes, repositories, accounts, keys, startupMessages, close: closeAll };
 }
 
 export type { NitroRepositories, NitroRepository } from '../repositories/store.js';

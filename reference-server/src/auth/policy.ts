@@ -8,6 +8,9 @@
  *                      must_be_project_member — then pull needs the read role and push/delete the
  *                      write role in the image's project (its first path component)
  *   access token       the intersection of its owner's rights and the token's scopes
+ *   OIDC workload      exactly what the matched auth.oidc rules grant (public pulls included only if a
+ *                      rule grants them); the rules are the operator's statement, so project
+ *                      membership does not apply
  *
  * `denial()` explains a refusal in words a user can act on (returned in the 403 body).
  */
@@ -16,6 +19,8 @@ import { roleRank } from './accounts.js';
 import type { NitroRepositories } from '../repositories/store.js';
 import type { RepositoryAction } from '../registry/access.js';
 import { patternCovers } from './scopes.js';
+import type { Workload } from './oidc/exchange.js';
+import { grantsCover } from './oidc/rules.js';
 
 export const projectOf = (imageName: string): string => imageName.split('/')[0]!;
 
@@ -26,6 +31,7 @@ export interface Subject {
   readonly user: User | null;
   readonly token: AccessToken | null;
   readonly roles: ReadonlyMap<string, Role>;
+  readonly workload?: Workload | null;
 }
 
 export class Policy {
@@ -35,6 +41,12 @@ export class Policy {
   denial(who: Subject, name: string, action: RepositoryAction): string | null {
     const { user, token } = who;
     const repo = this.repositories.forImage(name);
+    if (who.workload) {
+      // Exactly the rules, not even public pulls: a workload's token never grants more than its rules.
+      if (grantsCover(who.workload.grants, name, action)) return null;
+      const w = who.workload.identity;
+      return `no auth.oidc rule grants ${action} on ${name} to this workflow (${w.claims.repository ?? w.subject}${w.claims.ref ? ` at ${w.claims.ref}` : ''})`;
+    }
     if (user === null) {
       if (action === 'pull' && repo.visibility === 'public') return null;
       return action === 'pull' ? `repository ${repo.name} is private: log in to pull ${name}` : `anonymous ${action} is not allowed`;

@@ -6,22 +6,23 @@
  *                                    decides what counts as a move and which deletes are refused).
  *   must_be_project_member=true    → push/delete need the write role in the project (403 DENIED)
  *   must_use_auth_token_for_push   → a push authenticated by password (Basic, or a JWT obtained with a
- *                                    password) is refused (403 DENIED), an access token is required
+ *                                    password) is refused (403 DENIED), an automation credential is
+ *                                    required: an access token or a CI job's OIDC token
  *   require_content_trust=true     → manifests are served only when a signature verifies (content-trust.ts)
  *
  * Rules are read on every call, so a change through the API applies to the next request.
  */
 import type { RegistryHooks } from '../registry/hooks.js';
 import type { WriteRules } from '../registry/immutability.js';
-import type { Principal, RepositoryAction } from '../registry/access.js';
+import { isAutomationCredential, type Principal, type RepositoryAction } from '../registry/access.js';
 import type { NitroRepositories, NitroRepository } from '../repositories/store.js';
 import { RegistryError } from '../oci/errors.js';
-import type { Audit } from './audit.js';
+import { workloadFields, type Audit } from './audit.js';
 import type { ContentTrust } from './content-trust.js';
 import { AuthPrincipal } from './authorizer.js';
 
 export function createPushRuleHooks(d: { repositories: NitroRepositories; contentTrust: ContentTrust; audit: Audit }): RegistryHooks {
-  const who = (p: Principal) => ({ user: p.subject, method: p.method });
+  const who = (p: Principal) => ({ user: p.subject, method: p.method, ...workloadFields(p.workload) });
 
   const deny = (p: Principal, repo: NitroRepository, rule: string, message: string, extra: Record<string, unknown>): never => {
     d.audit.event('denied', { ...who(p), rule, repository: repo.id, reason: message, ...extra });
@@ -30,13 +31,13 @@ export function createPushRuleHooks(d: { repositories: NitroRepositories; conten
 
   const checkWriter = (p: Principal, name: string, action: RepositoryAction, repo: NitroRepository): void => {
     const rules = d.repositories.rules(repo);
-    if (action === 'push' && rules.must_use_auth_token_for_push && p.method !== 'access-token') {
+    if (action === 'push' && rules.must_use_auth_token_for_push && !isAutomationCredential(p.method)) {
       const how = p.method === 'password' ? 'an account password' : 'no credentials';
       deny(
         p,
         repo,
         'must_use_auth_token_for_push',
-        `push rule must_use_auth_token_for_push: pushes to repository ${repo.id} must authenticate with an access token, not ${how}; ` +
+        `push rule must_use_auth_token_for_push: pushes to repository ${repo.id} must authenticate with a CI job's OIDC token or an access token, not ${how}; ` +
           'create one with POST /api/users/<user>/tokens or `nitro-registry token create` and log in with it',
         { name },
       );

@@ -6,6 +6,12 @@
  *   POST grant_type=password&username=&password=&service=&scope=&client_id=&access_type=offline
  *   POST grant_type=refresh_token&refresh_token=&service=&scope=&client_id=
  *   POST (Basic) service=&scope=   — exactly what the quick reference's curl sends
+ *   POST grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token=<OIDC token>
+ *        &subject_token_type=urn:ietf:params:oauth:token-type:jwt (or :id_token)&scope=   (RFC 8693)
+ *
+ * An OIDC token of a trusted issuer (auth.oidc) is accepted by the token exchange grant and as the Basic
+ * password of the reserved user name `oidc` (so `docker login -u oidc` works); the registry token then
+ * grants requested ∩ the matched rules' grants and expires with the OIDC token at the latest.
  *
  * A token grants what was asked ∩ what the account may do now; asking for too much is never an error.
  */
@@ -21,13 +27,15 @@ import type { AuthConfig } from './config.js';
 import type { KeyRing } from './keys.js';
 import { issueToken, type TokenSettings } from './tokens.js';
 import { requestedScopes, type AccessClaim, type Scope } from './scopes.js';
-import type { Audit } from './audit.js';
+import { workloadFields, type Audit } from './audit.js';
 import { clientAddress } from './realm.js';
 import { challengeFor } from './authorizer.js';
 
 const TOKEN_PATHS = [/^\/api\/auth\/token\/?$/, /^\/v2\/token\/?$/, /^\/api\/docker\/token\/?$/];
 const JWKS_PATHS = [/^\/api\/auth\/jwks\/?$/, /^\/\.well-known\/jwks\.json$/];
 const MAX_FORM_BYTES = 64 * 1024;
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const SUBJECT_TOKEN_TYPES = ['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token'];
 
 export interface TokenRouteDeps {
   readonly config: AuthConfig;
@@ -61,14 +69,22 @@ export function tokenRoutes(d: TokenRouteDeps): Route[] {
     return out;
   };
 
-  const respond = async (ctx: RequestContext, identity: Identity, scopes: Scope[], offline: boolean): Promise<void> => {
+  const respond = async (ctx: RequestContext, identity: Identity, scopes: Scope[], offline: boolean, extra: Record<string, string> = {}): Promise<void> => {
     const access = grant(identity, scopes);
-    const issued = await issueToken(d.keys.signingKey(), d.tokenSettings, {
-      sub: identity.user?.username ?? '',
-      auth_method: identity.method,
-      ...(identity.token ? { tid: identity.token.id } : {}),
-      access,
-    });
+    const workload = identity.workload ?? null;
+    const issued = await issueToken(
+      d.keys.signingKey(),
+      d.tokenSettings,
+      {
+        sub: identity.user?.username ?? '',
+        auth_method: identity.method,
+        ...(identity.token ? { tid: identity.token.id } : {}),
+        ...(workload ? { workload: workload.identity } : {}),
+        access,
+      },
+      Date.now(),
+      workload?.expiresAt,
+    );
     let refresh: string | undefined;
     if (offline && identity.user) {
       refresh = await d.accounts.createRefreshToken({
@@ -84,6 +100,8 @@ export function tokenRoutes(d: TokenRouteDeps): Route[] {
       ip: ctx.req.socket.remoteAddress,
       access: access.map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`),
       refresh: refresh !== undefined,
+      expires_in: issued.expiresIn,
+      ...workloadFields(workload?.identity),
     });
     ctx.log.user = identity.user?.username ?? null;
     sendJson(
@@ -96,6 +114,7 @@ export function tokenRoutes(d: TokenRouteDeps): Route[] {
         expires_in: issued.expiresIn,
         issued_at: issued.issuedAt,
         ...(refresh ? { refresh_token: refresh } : {}),
+        ...extra,
       },
       { 'Cache-Control': 'no-store', Pragma: 'no-cache' },
     );
@@ -175,7 +194,19 @@ export function tokenRoutes(d: TokenRouteDeps): Route[] {
       }
       return respond(ctx, await d.authenticator.withRoles({ user, token, method: rec.method, jwt: null }), scopes, false);
     }
-    return badRequest(ctx, 'unsupported_grant_type', 'grant_type must be password or refresh_token');
+    if (grantType === TOKEN_EXCHANGE) {
+      if (!d.authenticator.oidcEnabled) return badRequest(ctx, 'unsupported_grant_type', 'token exchange needs a trusted OIDC issuer (auth.oidc); none is configured');
+      const subjectType = form.get('subject_token_type');
+      if (subjectType === null || !SUBJECT_TOKEN_TYPES.includes(subjectType)) {
+        return badRequest(ctx, 'invalid_request', `subject_token_type must be ${SUBJECT_TOKEN_TYPES.join(' or ')}`);
+      }
+      const audience = form.get('audience');
+      if (audience !== null && audience !== d.config.service) return badRequest(ctx, 'invalid_target', `audience must be this registry's service "${d.config.service}"`);
+      const identity = await d.authenticator.oidcLogin(form.get('subject_token') ?? '', ip(ctx.req), () => challenge(ctx.req));
+      // RFC 8693 §2.2.1: say what was issued; no refresh token (the workload asks again with a fresh OIDC token).
+      return respond(ctx, identity, scopes, false, { issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' });
+    }
+    return badRequest(ctx, 'unsupported_grant_type', `grant_type must be password, refresh_token or ${TOKEN_EXCHANGE}`);
   };
 
   const routes: Route[] = [];

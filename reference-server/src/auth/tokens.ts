@@ -11,8 +11,9 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, decodeProtectedHeader, errors as joseErrors } from 'jose';
 import type { SigningKey } from './keys.js';
 import type { AccessClaim } from './scopes.js';
+import type { WorkloadIdentity } from '../registry/access.js';
 
-export type TokenAuthMethod = 'anonymous' | 'password' | 'access-token';
+export type TokenAuthMethod = 'anonymous' | 'password' | 'access-token' | 'oidc';
 
 export interface TokenClaims {
   /** Account name; '' for anonymous tokens. */
@@ -20,6 +21,8 @@ export interface TokenClaims {
   readonly auth_method: TokenAuthMethod;
   readonly tid?: number;
   readonly access: AccessClaim[];
+  /** auth_method `oidc`: the workload the token was exchanged for (`sub` is then ''; no account). */
+  readonly workload?: WorkloadIdentity;
 }
 
 export interface TokenSettings {
@@ -35,19 +38,29 @@ export interface IssuedToken {
   readonly issuedAt: string;
 }
 
-export async function issueToken(key: SigningKey, s: TokenSettings, claims: TokenClaims, now = Date.now()): Promise<IssuedToken> {
+/**
+ * `notAfter` (ms): the token expires then at the latest, whatever the TTL — a token exchanged for an
+ * OIDC token never outlives it.
+ */
+export async function issueToken(key: SigningKey, s: TokenSettings, claims: TokenClaims, now = Date.now(), notAfter?: number): Promise<IssuedToken> {
   const iat = Math.floor(now / 1000);
-  const token = await new SignJWT({ access: claims.access, auth_method: claims.auth_method, ...(claims.tid !== undefined ? { tid: claims.tid } : {}) })
+  const exp = Math.min(iat + s.ttlSeconds, notAfter === undefined ? Infinity : Math.floor(notAfter / 1000));
+  const token = await new SignJWT({
+    access: claims.access,
+    auth_method: claims.auth_method,
+    ...(claims.tid !== undefined ? { tid: claims.tid } : {}),
+    ...(claims.workload !== undefined ? { workload: claims.workload } : {}),
+  })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
     .setIssuer(s.issuer)
     .setSubject(claims.sub)
     .setAudience(s.service)
     .setIssuedAt(iat)
     .setNotBefore(iat)
-    .setExpirationTime(iat + s.ttlSeconds)
+    .setExpirationTime(exp)
     .setJti(randomUUID())
     .sign(key.privateKey);
-  return { token, expiresIn: s.ttlSeconds, issuedAt: new Date(iat * 1000).toISOString() };
+  return { token, expiresIn: exp - iat, issuedAt: new Date(iat * 1000).toISOString() };
 }
 
 export class TokenInvalidError extends Error {
@@ -98,11 +111,20 @@ export async function verifyToken(
     throw new TokenInvalidError('token signature invalid');
   }
   const method = payload.auth_method;
-  if (method !== 'anonymous' && method !== 'password' && method !== 'access-token') throw new TokenInvalidError('token claim check failed: auth_method');
+  if (method !== 'anonymous' && method !== 'password' && method !== 'access-token' && method !== 'oidc') throw new TokenInvalidError('token claim check failed: auth_method');
   if (!isAccessList(payload.access)) throw new TokenInvalidError('token claim check failed: access');
   const tid = payload.tid;
   if (tid !== undefined && (typeof tid !== 'number' || !Number.isInteger(tid))) throw new TokenInvalidError('token claim check failed: tid');
   if (typeof payload.sub !== 'string') throw new TokenInvalidError('token claim check failed: sub');
   if (method === 'access-token' && tid === undefined) throw new TokenInvalidError('token claim check failed: tid');
-  return { sub: payload.sub, auth_method: method, access: payload.access, ...(tid !== undefined ? { tid } : {}) };
+  let workload: WorkloadIdentity | undefined;
+  if (method === 'oidc') {
+    const w = payload.workload as Partial<WorkloadIdentity> | undefined;
+    const claimsOk = typeof w?.claims === 'object' && w.claims !== null && Object.values(w.claims).every((v) => typeof v === 'string');
+    if (typeof w?.issuer !== 'string' || typeof w.subject !== 'string' || !claimsOk || payload.sub !== '') {
+      throw new TokenInvalidError('token claim check failed: workload');
+    }
+    workload = { issuer: w.issuer, subject: w.subject, claims: w.claims! };
+  }
+  return { sub: payload.sub, auth_method: method, access: payload.access, ...(tid !== undefined ? { tid } : {}), ...(workload ? { workload } : {}) };
 }

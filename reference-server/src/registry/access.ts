@@ -22,12 +22,52 @@ export type AccessRequirement =
   /** No authentication at all (token endpoint, JWKS, metrics when public). */
   | { kind: 'public' };
 
-/** How the principal proved who it is; push rule must_use_auth_token_for_push looks at this. */
-export type AuthMethod = 'anonymous' | 'password' | 'access-token';
+/**
+ * How the principal proved who it is; push rule must_use_auth_token_for_push looks at this.
+ * `oidc`: a CI job's OIDC token (e.g. GitHub Actions' id-token), exchanged for a registry token.
+ */
+export type AuthMethod = 'anonymous' | 'password' | 'access-token' | 'oidc';
+
+/**
+ * Credentials made for machines, not typed by people: an account's access token, or a workload's
+ * short-lived OIDC token. must_use_auth_token_for_push accepts these and refuses passwords.
+ */
+export const isAutomationCredential = (method: AuthMethod): boolean => method === 'access-token' || method === 'oidc';
+
+/**
+ * A workload (a CI job) authenticated by an OIDC token of a trusted issuer instead of an account. The
+ * claims kept are the ones that say which workflow run it is, for audit lines (GitHub's names).
+ */
+export interface WorkloadIdentity {
+  readonly issuer: string;
+  /** The token's `sub`, e.g. "repo:acme/app:ref:refs/heads/main". */
+  readonly subject: string;
+  /** repository, ref, workflow, run_id, actor, … — only string claims of WORKLOAD_AUDIT_CLAIMS. */
+  readonly claims: Readonly<Record<string, string>>;
+}
+
+/** The token claims copied into a WorkloadIdentity (and so into every audit line about it). */
+export const WORKLOAD_AUDIT_CLAIMS = [
+  'repository',
+  'repository_owner',
+  'ref',
+  'ref_type',
+  'sha',
+  'workflow',
+  'workflow_ref',
+  'job_workflow_ref',
+  'run_id',
+  'run_attempt',
+  'actor',
+  'environment',
+  'event_name',
+] as const;
 
 export interface Principal {
-  /** Account name; null for anonymous. */
+  /** Account name; null for anonymous and for workloads (an OIDC subject is never an account). */
   readonly subject: string | null;
+  /** Set when an OIDC-authenticated workload is acting (method `oidc`). */
+  readonly workload?: WorkloadIdentity | null;
   readonly admin: boolean;
   readonly method: AuthMethod;
   /**

@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClient } from './lib/http-client.mjs';
-import { measureMemory } from './lib/memory.mjs';
+import { measureMemory, measureMemoryParallel } from './lib/memory.mjs';
 import { OPERATIONS, makeFixtures, setupTarget } from './lib/operations.mjs';
 import { CPU_TICK_MS, cpuMs } from './lib/proc-stats.mjs';
 import { consoleTable, markdown, summarise, throughput } from './lib/report.mjs';
@@ -42,7 +42,8 @@ if (opts.help) {
   console.log(`usage: node bench/run.mjs [options]
   --quick               ~1 minute smoke run (small blobs, short loops, 2 rounds)
   --targets A,B         target kinds, first is the baseline (default distribution,nitro;
-                        distribution,distribution checks the harness: ratios should be ~1)
+                        distribution,distribution checks the harness: ratios should be ~1;
+                        floor = bare node:http blob server, only for the blob-push*/blob-get-big* ops)
   --rounds N            rounds per operation (default 5; quick 2)
   --ops a,b             only these operations (names as in the table)
   --loop-ms MS          time bound of each request loop (default 3000; quick 700)
@@ -74,6 +75,7 @@ function targetNames(list) {
 
 function versionOf(kind) {
   try {
+    if (kind === 'floor') return process.version;
     if (kind === 'distribution') return execFileSync(DISTRIBUTION_BIN, ['--version']).toString().trim().split(' ').pop();
     return JSON.parse(execFileSync('node', ['-p', 'JSON.stringify(require("./package.json").version)'], { cwd: repoRoot }).toString());
   } catch {
@@ -140,7 +142,7 @@ async function main() {
     log(`setup ${t.name}:`);
     t0 = performance.now();
     try {
-      const s = await setupTarget(t.client, fx, cfg, log);
+      const s = await setupTarget(t.client, fx, { ...cfg, bigBlobsOnly: t.kind === 'floor' }, log);
       t.pushMode = s.pushMode;
       t.setup = s.steps;
       log(`  push mode ${t.pushMode}; setup total ${Math.round(performance.now() - t0)} ms`);
@@ -215,6 +217,18 @@ async function main() {
         log(`  ${t.name}: ERROR ${memory[t.name].error}`);
       }
     }
+    log(`memory: ${fx.memory4.length} × ${cfg.memSize / MiB} MiB blobs pushed at once, then fetched at once`);
+    for (const t of targets) {
+      const key = `${t.name} (${fx.memory4.length} parallel)`;
+      try {
+        if (!t.alive()) throw new Error('server not running');
+        memory[key] = await measureMemoryParallel(t, t.client, fx.memory4, t.pushMode);
+        log(`  ${key}: ${JSON.stringify(memory[key])}`);
+      } catch (err) {
+        memory[key] = { error: String(err.message ?? err).slice(0, 300) };
+        log(`  ${key}: ERROR ${memory[key].error}`);
+      }
+    }
     // The same blob moved through a freshly started server: what moving a big blob costs by itself,
     // without the heap the c64 load rounds above left behind.
     log(`memory on fresh servers: ${cfg.memSize / MiB} MiB blob push + GET`);
@@ -266,7 +280,7 @@ async function main() {
   if (Object.keys(memory).length) {
     console.log('');
     for (const [n, m] of Object.entries(memory)) {
-      console.log(m.error ? `memory ${n}: ERROR ${m.error}` : `memory ${n}: ${m.blobMiB} MiB blob — RSS before ${m.rssBeforeMiB} MiB, peak push ${m.pushPeakRssMiB} MiB, peak GET ${m.getPeakRssMiB} MiB, VmHWM ${m.hwmMiB} MiB${m.hwmReset ? ' (reset before test)' : ' (since start)'}`);
+      console.log(m.error ? `memory ${n}: ERROR ${m.error}` : `memory ${n}: ${m.parallel ? `${m.parallel} × ` : ''}${m.blobMiB} MiB blob — RSS before ${m.rssBeforeMiB} MiB, peak push ${m.pushPeakRssMiB} MiB, peak GET ${m.getPeakRssMiB} MiB, VmHWM ${m.hwmMiB} MiB${m.hwmReset ? ' (reset before test)' : ' (since start)'}`);
     }
   }
   await mkdir(opts.out, { recursive: true });

@@ -213,7 +213,7 @@ export class FsBlobStore implements BlobStore {
 
 async function rehash(stream: Readable, expected: number): Promise<ResumableHash> {
   const hash = ResumableHash.create('sha256');
-  for await (const chunk of stream) hash.update(chunk as Buffer);
+  for await (const chunk of stream) await hash.updateAsync(chunk as Buffer);
   if (hash.bytes !== expected) throw new Error(`upload file shorter than recorded (${hash.bytes} < ${expected})`);
   return hash;
 }
@@ -243,7 +243,7 @@ class FsUpload implements BlobUpload {
       const received = await pumpBody(body, out, {
         ...(opts.length !== undefined ? { limit: opts.length } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
-        onData: (c) => hash.update(c),
+        hash,
       });
       checkLength(received, opts.length);
       this.bytes += received;

@@ -16,9 +16,10 @@ const CHUNK_BYTES = 1024 * 1024;
 const POOL_MAX = 8;
 const pool: Buffer[] = [];
 
-const take = (): Buffer => pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
+/** A buffer for `want` bytes: pooled 1 MiB for big reads; small blobs get their own small buffer. */
+const take = (want: number): Buffer => (want < CHUNK_BYTES ? Buffer.allocUnsafe(want) : (pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES)));
 const give = (b: Buffer): void => {
-  if (pool.length < POOL_MAX) pool.push(b);
+  if (b.length === CHUNK_BYTES && pool.length < POOL_MAX) pool.push(b);
 };
 
 /**
@@ -52,10 +53,11 @@ export async function sendFileRange(fh: FileHandle, start: number, end: number, 
     for (let pos = start; pos < last; ) {
       signal?.throwIfAborted();
       if (closed) throw closed;
-      const buf = take();
+      const want = Math.min(CHUNK_BYTES, last - pos);
+      const buf = take(want);
       let n: number;
       try {
-        ({ bytesRead: n } = await fh.read(buf, 0, Math.min(CHUNK_BYTES, last - pos), pos));
+        ({ bytesRead: n } = await fh.read(buf, 0, want, pos));
       } catch (e) {
         give(buf);
         throw e;
@@ -68,12 +70,12 @@ export async function sendFileRange(fh: FileHandle, start: number, end: number, 
       if (inflight) await inflight;
       if (closed) throw closed;
       inflight = write(buf, n);
+      // Observed now, awaited later: a rejection while the next read runs is not "unhandled".
+      inflight.catch(() => undefined);
     }
     if (inflight) await inflight;
     inflight = null;
   } finally {
-    // A write still pending after an error must not reject unobserved.
-    inflight?.catch(() => undefined);
     out.off('close', markClosed);
     await fh.close().catch(() => undefined);
   }

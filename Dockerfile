@@ -50,7 +50,10 @@ FROM ${BASE_IMAGE} AS server-runtime
 LABEL org.opencontainers.image.title="nitro-registry" \
       org.opencontainers.image.description="OCI Distribution / Docker Registry v2 reference server" \
       org.opencontainers.image.licenses="Apache-2.0"
+# NITRO_REGISTRY_REQUIRE_NATIVE: the resumable-hash addon (built by npm ci, staged by stage-app.mjs) must
+# load; a server silently falling back to the JavaScript SHA-2 engine would be several times slower.
 ENV NODE_ENV=production \
+    NITRO_REGISTRY_REQUIRE_NATIVE=1 \
     NITRO_REGISTRY_LISTEN=0.0.0.0:5000 \
     NITRO_REGISTRY_DATA=/data
 # The application belongs to root (read-only for the server); only /data is writable.

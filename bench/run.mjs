@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClient } from './lib/http-client.mjs';
-import { measureMemory } from './lib/memory.mjs';
+import { measureMemory, measureMemoryParallel } from './lib/memory.mjs';
 import { OPERATIONS, makeFixtures, setupTarget } from './lib/operations.mjs';
 import { CPU_TICK_MS, cpuMs } from './lib/proc-stats.mjs';
 import { consoleTable, markdown, summarise, throughput } from './lib/report.mjs';
@@ -30,6 +30,7 @@ const { values: opts } = parseArgs({
     rounds: { type: 'string' },
     ops: { type: 'string' },
     'loop-ms': { type: 'string' },
+    'deadline-min': { type: 'string' },
     'no-memory': { type: 'boolean', default: false },
     'node-http': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -42,10 +43,12 @@ if (opts.help) {
   console.log(`usage: node bench/run.mjs [options]
   --quick               ~1 minute smoke run (small blobs, short loops, 2 rounds)
   --targets A,B         target kinds, first is the baseline (default distribution,nitro;
-                        distribution,distribution checks the harness: ratios should be ~1)
+                        distribution,distribution checks the harness: ratios should be ~1;
+                        floor = bare node:http blob server, only for the blob-push*/blob-get-big* ops)
   --rounds N            rounds per operation (default 5; quick 2)
   --ops a,b             only these operations (names as in the table)
   --loop-ms MS          time bound of each request loop (default 3000; quick 700)
+  --deadline-min M      stop starting new rounds after M minutes (default 15; quick 4)
   --no-memory           skip the big-blob memory check
   --node-http           use node:http instead of undici for the load generator
   --keep                keep the servers' temp data dirs and logs
@@ -55,6 +58,7 @@ if (opts.help) {
 
 const cfg = { ...(opts.quick ? PROFILES.quick : PROFILES.full) };
 if (opts.rounds) cfg.rounds = Math.max(1, Number(opts.rounds));
+if (opts['deadline-min']) cfg.deadlineMs = Number(opts['deadline-min']) * 60_000;
 if (opts['loop-ms']) cfg.loopMs = Math.max(100, Number(opts['loop-ms']));
 const kinds = opts.targets.split(',').map((s) => s.trim()).filter(Boolean);
 const operations = opts.ops ? OPERATIONS.filter((o) => opts.ops.split(',').includes(o.name)) : OPERATIONS;
@@ -74,6 +78,7 @@ function targetNames(list) {
 
 function versionOf(kind) {
   try {
+    if (kind === 'floor') return process.version;
     if (kind === 'distribution') return execFileSync(DISTRIBUTION_BIN, ['--version']).toString().trim().split(' ').pop();
     return JSON.parse(execFileSync('node', ['-p', 'JSON.stringify(require("./package.json").version)'], { cwd: repoRoot }).toString());
   } catch {
@@ -140,7 +145,10 @@ async function main() {
     log(`setup ${t.name}:`);
     t0 = performance.now();
     try {
-      const s = await setupTarget(t.client, fx, cfg, log);
+      // Only the big-blob fixture when nothing else is measured (or the target cannot take more): the
+      // 5 000 tags and 1 000 repositories take minutes on a loaded machine.
+      const bigBlobsOnly = t.kind === 'floor' || operations.every((o) => /^blob-(push|get-big)/.test(o.name));
+      const s = await setupTarget(t.client, fx, { ...cfg, bigBlobsOnly }, log);
       t.pushMode = s.pushMode;
       t.setup = s.steps;
       log(`  push mode ${t.pushMode}; setup total ${Math.round(performance.now() - t0)} ms`);
@@ -215,6 +223,18 @@ async function main() {
         log(`  ${t.name}: ERROR ${memory[t.name].error}`);
       }
     }
+    log(`memory: ${fx.memory4.length} × ${cfg.memSize / MiB} MiB blobs pushed at once, then fetched at once`);
+    for (const t of targets) {
+      const key = `${t.name} (${fx.memory4.length} parallel)`;
+      try {
+        if (!t.alive()) throw new Error('server not running');
+        memory[key] = await measureMemoryParallel(t, t.client, fx.memory4, t.pushMode);
+        log(`  ${key}: ${JSON.stringify(memory[key])}`);
+      } catch (err) {
+        memory[key] = { error: String(err.message ?? err).slice(0, 300) };
+        log(`  ${key}: ERROR ${memory[key].error}`);
+      }
+    }
     // The same blob moved through a freshly started server: what moving a big blob costs by itself,
     // without the heap the c64 load rounds above left behind.
     log(`memory on fresh servers: ${cfg.memSize / MiB} MiB blob push + GET`);
@@ -266,7 +286,7 @@ async function main() {
   if (Object.keys(memory).length) {
     console.log('');
     for (const [n, m] of Object.entries(memory)) {
-      console.log(m.error ? `memory ${n}: ERROR ${m.error}` : `memory ${n}: ${m.blobMiB} MiB blob — RSS before ${m.rssBeforeMiB} MiB, peak push ${m.pushPeakRssMiB} MiB, peak GET ${m.getPeakRssMiB} MiB, VmHWM ${m.hwmMiB} MiB${m.hwmReset ? ' (reset before test)' : ' (since start)'}`);
+      console.log(m.error ? `memory ${n}: ERROR ${m.error}` : `memory ${n}: ${m.parallel ? `${m.parallel} × ` : ''}${m.blobMiB} MiB blob — RSS before ${m.rssBeforeMiB} MiB, peak push ${m.pushPeakRssMiB} MiB, peak GET ${m.getPeakRssMiB} MiB, VmHWM ${m.hwmMiB} MiB${m.hwmReset ? ' (reset before test)' : ' (since start)'}`);
     }
   }
   await mkdir(opts.out, { recursive: true });

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Stages what the container images hold, from a built checkout (npm ci + npm run build), into two trees:
 //
-//   OUT/server  package.json, bin/, the compiled server (build/reference-server) and the node_modules
+//   OUT/server  package.json, bin/, the compiled server (build/reference-server), the resumable-hash
+//               addon (reference-server/native/build/Release/resumable_hash.node) and the node_modules
 //               the server needs: the production dependencies except those only the other commands use.
 //               The slim image (Dockerfile target `server`, the default).
 //   OUT/full    what the full image (target `full`) adds on top: the conformance suite (build/conformance,
@@ -44,6 +45,7 @@ mkdirSync(full, { recursive: true });
 for (const dir of FULL_BUILD) copyBuild(dir, full);
 for (const p of fullPackages) if (!serverPackages.has(p)) copyPackage(p, full);
 slimBetterSqlite(server);
+copyNativeHash(server);
 process.stdout.write(`staged ${serverPackages.size} packages for the server, ${fullPackages.size - serverPackages.size} more for the full image\n`);
 
 /** Package directories (relative to root) reachable from the named root dependencies. */
@@ -112,6 +114,17 @@ function slimBetterSqlite(dest) {
     rmSync(p, { recursive: true, force: true });
   }
   if (!readdirSync(join(b, 'build/Release')).some((f) => f.endsWith('.node'))) fail('better-sqlite3 has no compiled addon (build/Release/*.node)');
+}
+
+/**
+ * The resumable-hash addon (reference-server/native, built by `npm ci`), at the same path relative to
+ * the app root so native-hash.ts finds it. Required: the images run with NITRO_REGISTRY_REQUIRE_NATIVE=1.
+ */
+function copyNativeHash(dest) {
+  const rel = 'reference-server/native/build/Release/resumable_hash.node';
+  if (!existsSync(join(root, rel))) fail(`${rel} is missing: build it with npm run build:native (npm ci does)`);
+  mkdirSync(join(dest, dirname(rel)), { recursive: true });
+  cpSync(join(root, rel), join(dest, rel));
 }
 
 function fail(message) {

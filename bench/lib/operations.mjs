@@ -17,6 +17,8 @@ import {
 } from './registry-calls.mjs';
 
 const SETUP_CONCURRENCY = 16;
+/** Big blobs moved at once by the *-p4 operations (docker moves 3–4 layers at a time). */
+export const PARALLEL = 4;
 const REPO = {};
 
 /** Repository names under `ns` (default `bench`); `nitro-registry bench` uses a namespace of its own per run. */
@@ -54,7 +56,11 @@ export function makeFixtures(cfg) {
     bigGet: big('get'),
     mono: rounds.map((r) => big(`mono-${r}`)),
     chunked: rounds.map((r) => big(`chunked-${r}`)),
+    // The parallel pushes: PARALLEL distinct blobs per round, as a client pushing the layers of one image.
+    mono4: rounds.map((r) => Array.from({ length: PARALLEL }, (_, i) => big(`mono4-${r}-${i}`))),
+    chunked4: rounds.map((r) => Array.from({ length: PARALLEL }, (_, i) => big(`chunked4-${r}-${i}`))),
     memory: { seed: 'memory', size: cfg.memSize, digest: blobDigest('memory', cfg.memSize) },
+    memory4: Array.from({ length: PARALLEL }, (_, i) => ({ seed: `memory4-${i}`, size: cfg.memSize, digest: blobDigest(`memory4-${i}`, cfg.memSize) })),
   };
 }
 
@@ -74,6 +80,11 @@ export async function setupTarget(client, fx, cfg, log) {
   await step('probe-push-mode', async () => {
     pushMode = await probePushMode(client, REPO.probe, fx.tiny);
   });
+  // The floor target (a bare node:http blob server) only speaks the big-blob endpoints.
+  if (cfg.bigBlobsOnly) {
+    await step('big-blob', () => pushBlobMonolithic(client, REPO.big, fx.bigGet, pushMode));
+    return { pushMode, steps };
+  }
   await step('small-blobs', async () => {
     await loadLoop({
       concurrency: SETUP_CONCURRENCY,
@@ -177,6 +188,35 @@ export const OPERATIONS = [
     },
   },
   {
+    name: 'blob-push-monolithic-p4',
+    unit: 'MiB/s',
+    describe: (cfg) => `push ${PARALLEL} distinct ${cfg.bigSize >> 20} MiB blobs at once, each in one request body`,
+    async run({ client, fx, round, pushMode }) {
+      const blobs = fx.mono4[round];
+      await Promise.all(blobs.map((b) => pushBlobMonolithic(client, REPO.push, b, pushMode)));
+      return { count: blobs.length, bytes: blobs.reduce((n, b) => n + b.size, 0) };
+    },
+  },
+  {
+    name: 'blob-push-chunked-p4',
+    unit: 'MiB/s',
+    describe: (cfg) => `push ${PARALLEL} distinct ${cfg.bigSize >> 20} MiB blobs at once, each as ${cfg.chunkSize >> 20} MiB PATCH chunks`,
+    async run({ client, fx, cfg, round }) {
+      const blobs = fx.chunked4[round];
+      await Promise.all(blobs.map((b) => pushBlobChunked(client, REPO.push, b, cfg.chunkSize)));
+      return { count: blobs.length, bytes: blobs.reduce((n, b) => n + b.size, 0) };
+    },
+  },
+  {
+    name: 'blob-get-big-p4',
+    unit: 'MiB/s',
+    describe: (cfg) => `${PARALLEL} concurrent GETs of the ${cfg.bigSize >> 20} MiB blob, bodies read to the end`,
+    async run({ client, fx }) {
+      const sizes = await Promise.all(Array.from({ length: PARALLEL }, () => getBig(client, fx)));
+      return { count: PARALLEL, bytes: sizes.reduce((a, b) => a + b, 0) };
+    },
+  },
+  {
     name: 'blob-get-small-c64',
     unit: 'req/s',
     describe: (cfg) => `GET ${cfg.smallSize} B blobs (${cfg.smallCount} distinct, round robin) at concurrency 64`,
@@ -250,6 +290,14 @@ export const OPERATIONS = [
     },
   },
 ];
+
+async function getBig(client, fx) {
+  const res = await client.request({ path: `/v2/${REPO.big}/blobs/${fx.bigGet.digest}`, method: 'GET' });
+  await expectStatus(res, [200], 'GET big blob');
+  const n = await drain(res.body);
+  if (n !== fx.bigGet.size) throw new Error(`GET big blob: got ${n} bytes, expected ${fx.bigGet.size}`);
+  return n;
+}
 
 async function listLoop(client, cfg, path, atLeast) {
   let pages = 0;

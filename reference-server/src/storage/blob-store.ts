@@ -9,7 +9,7 @@
  * a bucket). The driver never decides on its own that a blob may go: deletes come from GC, which calls
  * `delete` only while it holds the metadata store's lock on that digest (see gc/README.md).
  */
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 export interface ByteRange {
   /** First byte, inclusive. */
@@ -73,10 +73,18 @@ export interface BlobUpload {
 }
 
 export interface OpenedBlob {
-  /** The bytes (or the requested range). Must be consumed or destroyed (destroy releases the handle). */
+  /**
+   * The bytes (or the requested range). Use either this or sendTo(), once. The stream must be consumed
+   * or destroyed (destroy releases the handle).
+   */
   readonly stream: Readable;
   /** The blob's full size. */
   readonly size: number;
+  /**
+   * Optional faster path for big responses: writes the bytes (or range) to `out` and releases the
+   * handle, without ending `out`. The filesystem driver sends from reused buffers (storage/file-sender.ts).
+   */
+  sendTo?(out: Writable, signal?: AbortSignal): Promise<void>;
 }
 
 export interface BlobStore {

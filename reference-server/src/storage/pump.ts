@@ -9,19 +9,33 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
+import { HashFeeder } from './hash-feeder.js';
+import type { ResumableHash } from './resumable-hash.js';
 
 export interface PumpOptions {
   /** At most this many bytes (more → SIZE_INVALID). The caller checks "exactly" on the result. */
   readonly limit?: number;
   readonly signal?: AbortSignal;
   readonly onData?: (chunk: Buffer) => void;
+  /**
+   * The running hash of the upload: fed in ≥ 256 KiB batches off the event loop (HashFeeder), so
+   * hashing overlaps receiving and writing. Covers every byte once the promise resolves; on a
+   * rejection its state is undefined (callers keep a copy from before).
+   */
+  readonly hash?: ResumableHash;
 }
 
 export function pumpBody(body: Readable, out: Writable, opts: PumpOptions = {}): Promise<number> {
-  const { limit, signal, onData } = opts;
+  const { limit, signal, onData, hash } = opts;
   return new Promise((resolve, reject) => {
     let received = 0;
     let failed = false;
+    // Reading pauses while the file or the hash is behind, and resumes when neither is.
+    let outBlocked = false;
+    let hashBlocked = false;
+    const resumeIfClear = () => {
+      if (!outBlocked && !hashBlocked && !failed) body.resume();
+    };
     const fail = (e: unknown) => {
       if (failed) return;
       failed = true;
@@ -41,15 +55,36 @@ export function pumpBody(body: Readable, out: Writable, opts: PumpOptions = {}):
       } catch (e) {
         return fail(e);
       }
-      if (!out.write(chunk)) body.pause();
+      if (feeder && !feeder.push(chunk)) hashBlocked = true;
+      if (!out.write(chunk)) outBlocked = true;
+      if (outBlocked || hashBlocked) body.pause();
     };
-    const onDrain = () => body.resume();
+    const onDrain = () => {
+      outBlocked = false;
+      resumeIfClear();
+    };
+    const feeder = hash
+      ? new HashFeeder(
+          hash,
+          () => {
+            hashBlocked = false;
+            resumeIfClear();
+          },
+          (e) => fail(e),
+        )
+      : null;
     const onEnd = () => {
       cleanup();
       // Resolve on 'finish' only: end()'s callback also runs when the final flush failed (ENOSPC, EIO),
       // and a short file must never be acknowledged. 'error' still goes to fail().
-      out.once('finish', () => resolve(received));
+      const finished = new Promise<void>((res) => out.once('finish', res));
       out.end();
+      Promise.all([finished, feeder?.flush()]).then(
+        () => {
+          if (!failed) resolve(received);
+        },
+        (e: unknown) => fail(e),
+      );
     };
     const onBodyError = (e: Error) => fail(e);
     const onBodyClose = () => {

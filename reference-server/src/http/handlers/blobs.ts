@@ -80,7 +80,17 @@ export function blobRoutes(deps: RegistryDeps): Route[] {
           ctx.res.writeHead(200, { 'Content-Length': blob.size });
         }
         ctx.log.bytesOut = range ? range.end - range.start + 1 : blob.size;
-        await pipeline(opened.stream, ctx.res, { signal: ctx.signal });
+        if (opened.sendTo) {
+          try {
+            await opened.sendTo(ctx.res, ctx.signal);
+          } catch (e) {
+            ctx.res.destroy(); // headers are out: a cut connection is the only honest answer
+            throw e;
+          }
+          ctx.res.end();
+        } else {
+          await pipeline(opened.stream, ctx.res, { signal: ctx.signal });
+        }
       },
     },
     {

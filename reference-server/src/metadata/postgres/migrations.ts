@@ -137,8 +137,9 @@ CREATE TABLE auth_signing_keys (
   retired_at   BIGINT
 );
 CREATE UNIQUE INDEX auth_signing_keys_one_active ON auth_signing_keys (active) WHERE active;
+-- Keys are bytes: the callers' keys join their parts with NUL, which TEXT cannot hold.
 CREATE TABLE throttle (
-  key    TEXT PRIMARY KEY,
+  key    BYTEA PRIMARY KEY,
   count  BIGINT NOT NULL,
   since  BIGINT NOT NULL
 );

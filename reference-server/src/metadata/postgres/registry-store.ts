@@ -12,17 +12,18 @@
  */
 import { decideTag, deleteRefusal, tagIsImmutable, type WriteRules } from '../../registry/immutability.js';
 import type { UploadState } from '../../storage/blob-store.js';
-import type {
-  BlobRecord,
-  DeleteOutcome,
-  ManifestRecord,
-  ManifestReference,
-  MetadataStore,
-  NewManifest,
-  Page,
-  PutManifestResult,
-  Referrer,
-  UploadRecord,
+import {
+  SEEN_REFRESH_MS,
+  type BlobRecord,
+  type DeleteOutcome,
+  type ManifestRecord,
+  type ManifestReference,
+  type MetadataStore,
+  type NewManifest,
+  type Page,
+  type PutManifestResult,
+  type Referrer,
+  type UploadRecord,
 } from '../store.js';
 import { LOCK, type Db, type Queryable } from './database.js';
 
@@ -84,9 +85,6 @@ const HAS_CONTENT = `SELECT EXISTS(SELECT 1 FROM manifests WHERE repository = $1
 const FORGET_IF_EMPTY = `DELETE FROM repositories WHERE name = $1
   AND NOT EXISTS(SELECT 1 FROM manifests WHERE repository = $1) AND NOT EXISTS(SELECT 1 FROM repo_blobs WHERE repository = $1)`;
 
-/** Stale after this long: HEAD/GET of a blob refreshes its link's last_referenced_at (see touchBlob). */
-export const SEEN_REFRESH_MS = 60_000;
-
 export class PostgresMetadataStore implements MetadataStore {
   constructor(
     private readonly db: Db,
@@ -147,11 +145,6 @@ export class PostgresMetadataStore implements MetadataStore {
     });
   }
 
-  /**
-   * Refreshes the link's last_referenced_at when it is older than SEEN_REFRESH_MS: a client that has just
-   * seen the blob (HEAD/GET) may reference it in a manifest next, so GC's grace restarts. Cheap when
-   * fresh (one UPDATE that matches nothing). Not part of MetadataStore: called where supported.
-   */
   async touchBlob(repository: string, digest: string): Promise<void> {
     const now = this.now();
     await this.db.query(

@@ -16,7 +16,7 @@ export class PostgresThrottleStore implements ThrottleStore {
            count = CASE WHEN throttle.since <= $2::bigint - $3::bigint THEN 1 ELSE throttle.count + 1 END,
            since = CASE WHEN throttle.since <= $2::bigint - $3::bigint THEN $2::bigint ELSE throttle.since END
          RETURNING count, since`,
-        [key, now, windowMs],
+        [Buffer.from(key), now, windowMs],
       );
       out.push(r.rows[0]!);
     }
@@ -24,8 +24,10 @@ export class PostgresThrottleStore implements ThrottleStore {
   }
 
   async peek(keys: readonly string[], windowMs: number, now: number): Promise<ThrottleWindow[]> {
-    const r = await this.db.query<{ key: string; count: number; since: number }>('SELECT key, count, since FROM throttle WHERE key = ANY($1::text[])', [[...keys]]);
-    const byKey = new Map(r.rows.map((x) => [x.key, x]));
+    const r = await this.db.query<{ key: Buffer; count: number; since: number }>('SELECT key, count, since FROM throttle WHERE key = ANY($1::bytea[])', [
+      keys.map((k) => Buffer.from(k)),
+    ]);
+    const byKey = new Map(r.rows.map((x) => [x.key.toString(), x]));
     return keys.map((key) => {
       const x = byKey.get(key);
       return x && x.since > now - windowMs ? { count: x.count, since: x.since } : { count: 0, since: now };
@@ -33,6 +35,6 @@ export class PostgresThrottleStore implements ThrottleStore {
   }
 
   async reset(key: string): Promise<void> {
-    await this.db.query('DELETE FROM throttle WHERE key = $1', [key]);
+    await this.db.query('DELETE FROM throttle WHERE key = $1', [Buffer.from(key)]);
   }
 }

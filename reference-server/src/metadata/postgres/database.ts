@@ -129,8 +129,15 @@ export class PoolDb implements Db {
     try {
       return await fn(client);
     } catch (e) {
-      // A query error leaves the connection usable; a lost connection (no SQLSTATE) does not.
-      if (pgCode(e) === undefined) broken = e as Error;
+      // A query error (with a SQLSTATE) leaves the connection usable. Anything else may be a lost
+      // connection, or just an error of the caller's own work (a storage publish): ask the connection.
+      if (pgCode(e) === undefined) {
+        try {
+          await client.query('SELECT 1');
+        } catch {
+          broken = e as Error;
+        }
+      }
       throw e;
     } finally {
       client.release(broken);

@@ -98,6 +98,21 @@ export function gcStoreContract(t: Test, factory: GcStoreFactory): void {
     t.equal(await gc.collectLink('r', layer, always), 'gone');
   });
 
+  withStores('touchBlob: a client seeing a stale link restarts its grace; a fresh link is not rewritten', async (t, s, gc, clock) => {
+    const layer = digest('seen');
+    await addBlob(s, layer, 1, 'r');
+    const linkedAt = clock.now;
+    clock.now += 500;
+    await s.touchBlob('r', layer);
+    t.match(await gc.linksOf('r'), [{ digest: layer, linkedAt, lastReferencedAt: null }], 'linked half a second ago: left alone');
+    clock.now += 60_000;
+    await s.touchBlob('r', layer);
+    t.match(await gc.linksOf('r'), [{ digest: layer, linkedAt, lastReferencedAt: clock.now }], 'stale: refreshed to now');
+    await s.touchBlob('other', layer);
+    await s.touchBlob('r', digest('never-pushed'));
+    t.notOk(await s.repositoryExists('other'), 'touching creates nothing');
+  });
+
   withStores('unusedBlobs pages in digest order; collectBlob re-checks, deletes the record, then the bytes', async (t, s, gc) => {
     const ds = Array.from({ length: 7 }, (_, i) => digest(`u${i}`)).sort();
     for (const d of ds) await addBlob(s, d, 2, 'r');

@@ -129,6 +129,9 @@ export function sharedStateContract(t: Test, factory: SharedStateFactory): void 
     t.same(await th.hit(['a'], 1000, 6000), [{ count: 1, since: 6000 }], 'a new window after the old one ended');
     await th.reset('a');
     t.same(await th.peek(['a'], 1000, 6001), [{ count: 0, since: 6001 }]);
+    const nul = 'login\u0000203.0.113.9\u0000ann';
+    t.same(await th.hit([nul], 1000, 7000), [{ count: 1, since: 7000 }], 'keys may hold any character (callers join parts with NUL)');
+    t.same(await th.peek([nul, 'login'], 1000, 7001), [{ count: 1, since: 7000 }, { count: 0, since: 7001 }]);
     const parallel = await Promise.all(Array.from({ length: 10 }, () => th.hit(['c'], 60_000, 7000)));
     t.same(parallel.map((w) => w[0]!.count).sort((x, y) => x - y), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'concurrent hits are all counted');
   });

@@ -17,6 +17,9 @@
 import type { UploadState } from '../storage/blob-store.js';
 import type { WriteRules } from '../registry/immutability.js';
 
+/** See MetadataStore.touchBlob. */
+export const SEEN_REFRESH_MS = 1000;
+
 export interface BlobRecord {
   readonly digest: string;
   readonly size: number;
@@ -114,6 +117,14 @@ export interface MetadataStore {
   commitBlob(digest: string, repository: string, publish: () => Promise<{ readonly size: number }>): Promise<BlobRecord>;
   /** Links an existing blob into `repository` (cross-repository mount). False if the blob is unknown. */
   linkBlob(digest: string, repository: string): Promise<boolean>;
+  /**
+   * A client is looking at the blob (HEAD/GET) and may reference it in a manifest next: restarts the GC
+   * grace of its link in `repository` (last_referenced_at = now) when the link's times are older than
+   * SEEN_REFRESH_MS — at most one write a second per link, however hot the blob. Called BEFORE the
+   * lookup that answers the client: either the refresh lands first (GC then keeps the link for the grace
+   * period), or GC removed the link first and the lookup answers 404 (the client uploads).
+   */
+  touchBlob(repository: string, digest: string): Promise<void>;
   /** Removes the link, unless the rules refuse it (a referenced blob in an immutable repository). */
   unlinkBlob(repository: string, digest: string, rules: WriteRules): Promise<DeleteOutcome>;
 

@@ -4,8 +4,6 @@
  */
 import t from 'tap';
 import { PassThrough } from 'node:stream';
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { authFixture, basic, ADMIN_PASSWORD } from './harness.js';
 import { bearer, pushAs, seedToken, uniqueImage } from './client.js';
 import { userCommand, tokenCommand, type CliIo } from '../../src/auth/cli.js';
@@ -38,9 +36,7 @@ t.test('users and access tokens: shown once, stored hashed, scoped, expiring, re
   const list = await fx.request.get('/api/users/alice/tokens').set('Authorization', ADMIN);
   t.equal(list.body.length, 1);
   t.notOk('token' in list.body[0], 'the secret is never shown again');
-  const db = new Database(join(fx.dataDir, 'registry.db'), { readonly: true });
-  const dump = JSON.stringify(db.prepare('SELECT * FROM auth_tokens').all()) + JSON.stringify(db.prepare('SELECT * FROM auth_users').all());
-  db.close();
+  const dump = JSON.stringify(await fx.tableRows('auth_tokens')) + JSON.stringify(await fx.tableRows('auth_users'));
   t.notMatch(dump, tok.body.token, 'the database holds only a hash of the token');
   t.notMatch(dump, 'alice:pass:word', 'and only a hash of the password');
   t.match(dump, /scrypt\$/);
@@ -159,7 +155,7 @@ t.test('repositories declared in the config file', async (t) => {
   await t.rejects(authFixture(t, { repositories: [{ name: 'x', config: { type: 'Hosted', push_rules: { nope: true } } }] }), /unknown rule/);
 });
 
-function io(stdinText: string | null): CliIo & { out: () => string; err: () => string } {
+function ioWith(stdinText: string | null, env: NodeJS.ProcessEnv = {}): CliIo & { out: () => string; err: () => string } {
   const stdin = new PassThrough() as PassThrough & { isTTY?: boolean };
   if (stdinText !== null) stdin.end(stdinText);
   const out: string[] = [];
@@ -167,12 +163,13 @@ function io(stdinText: string | null): CliIo & { out: () => string; err: () => s
   const w = (into: string[]) => new PassThrough().on('data', (c: Buffer) => into.push(c.toString()));
   const stdout = w(out);
   const stderr = w(err);
-  return { stdin, stdout, stderr, env: {}, out: () => out.join(''), err: () => err.join('') };
+  return { stdin, stdout, stderr, env, out: () => out.join(''), err: () => err.join('') };
 }
 
 t.test('CLI: user add|passwd|rm, token create|revoke on --data', async (t) => {
   const fx = await authFixture(t);
   const data = ['--data', fx.dataDir];
+  const io = (stdinText: string | null) => ioWith(stdinText, fx.cliEnv); // the server's database, whichever it is
   t.equal(await userCommand(['add', 'carol', '--password-stdin', ...data], io('carol-password\n')), 0);
   t.equal((await fx.request.get('/v2/').set('Authorization', basic('carol', 'carol-password'))).status, 200, 'the running server sees the new user');
   const noTty = io(null);

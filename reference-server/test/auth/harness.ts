@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import supertest from 'supertest';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { startRegistry } from '../../src/server.js';
 import { backendConfig } from '../helpers/backend-matrix.js';
 import type { MetadataStore } from '../../src/metadata/store.js';
@@ -28,6 +30,10 @@ export interface AuthFixture {
   /** Every log line (JSON objects), to assert audit lines and that no secret is logged. */
   readonly logLines: Record<string, unknown>[];
   readonly logText: () => string;
+  /** Environment for a CLI to reach the same database (NITRO_REGISTRY_DATABASE_URL on PostgreSQL). */
+  readonly cliEnv: NodeJS.ProcessEnv;
+  /** Every row of a table of the metadata database, whichever backend the matrix chose. */
+  tableRows(table: string): Promise<unknown[]>;
 }
 
 export async function readAll(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
@@ -68,6 +74,7 @@ export async function authFixture(
     writeFileSync(tls.key, opts.tls.key, { mode: 0o600 });
   }
   const backend = await backendConfig(t); // NITRO_TEST_BACKEND: the same tests on every backend
+  const databaseUrl = (backend.database as { url?: string } | undefined)?.url ?? null;
   const running = await startRegistry(
     {
       ...backend,
@@ -95,6 +102,24 @@ export async function authFixture(
     meta: registry.deps.meta,
     logLines,
     logText: () => raw,
+    cliEnv: databaseUrl ? { NITRO_REGISTRY_DATABASE_URL: databaseUrl } : {},
+    async tableRows(table) {
+      if (databaseUrl) {
+        const c = new pg.Client({ connectionString: databaseUrl });
+        await c.connect();
+        try {
+          return (await c.query(`SELECT * FROM ${table}`)).rows;
+        } finally {
+          await c.end();
+        }
+      }
+      const db = new Database(join(dataDir, 'registry.db'), { readonly: true });
+      try {
+        return db.prepare(`SELECT * FROM ${table}`).all();
+      } finally {
+        db.close();
+      }
+    },
   };
 }
 

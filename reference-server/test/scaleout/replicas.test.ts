@@ -81,7 +81,9 @@ for (const storage of ['shared directory', 's3'] as const) {
         gc: { grace_seconds: 5 },
         repositories: [{ name: 'locked', visibility: 'public', config: { type: 'Hosted', push_rules: { allow_tag_overwrite: false } } }],
       }),
-      { env: { NITRO_REGISTRY_ADMIN_PASSWORD: ADMIN_PASSWORD } },
+      // Three Node processes starting at once on a shared 2-core CI machine (one also migrating): give
+      // them longer than the helper's default 30 s before calling it a failure.
+      { env: { NITRO_REGISTRY_ADMIN_PASSWORD: ADMIN_PASSWORD }, readyTimeoutMs: 120_000 },
     );
     const lb = await loadBalancer(t, [...set.urls]);
     const [r0, r1, r2] = set.urls as [string, string, string];

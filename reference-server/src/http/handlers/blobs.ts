@@ -37,6 +37,8 @@ export function blobRoutes(deps: RegistryDeps): Route[] {
     const name = repositoryName(ctx.params);
     ctx.log.repository = name;
     const digest = digestParam(ctx.params.digest);
+    // First: a client that finds the blob here may reference it next; GC's grace restarts (store.ts).
+    await deps.meta.touchBlob(name, digest);
     const blob = await deps.meta.getLinkedBlob(name, digest);
     if (!blob) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
     return { name, blob };

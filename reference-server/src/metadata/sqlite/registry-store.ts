@@ -7,17 +7,18 @@
 import { decideTag, deleteRefusal, type WriteRules } from '../../registry/immutability.js';
 import type { UploadState } from '../../storage/blob-store.js';
 import type { KeyedMutex } from '../keyed-mutex.js';
-import type {
-  BlobRecord,
-  DeleteOutcome,
-  ManifestRecord,
-  ManifestReference,
-  MetadataStore,
-  NewManifest,
-  Page,
-  PutManifestResult,
-  Referrer,
-  UploadRecord,
+import {
+  SEEN_REFRESH_MS,
+  type BlobRecord,
+  type DeleteOutcome,
+  type ManifestRecord,
+  type ManifestReference,
+  type MetadataStore,
+  type NewManifest,
+  type Page,
+  type PutManifestResult,
+  type Referrer,
+  type UploadRecord,
 } from '../store.js';
 import type { DB } from './database.js';
 
@@ -104,6 +105,9 @@ export class SqliteMetadataStore implements MetadataStore {
       ),
       insertRef: p('INSERT OR IGNORE INTO manifest_refs (repository, digest, child, kind) VALUES (?, ?, ?, ?)'),
       deleteRefs: p('DELETE FROM manifest_refs WHERE repository = ? AND digest = ?'),
+      touchSeen: p(
+        'UPDATE repo_blobs SET last_referenced_at = ? WHERE repository = ? AND digest = ? AND MAX(linked_at, COALESCE(last_referenced_at, 0)) < ?',
+      ),
       touchLinkRef: p('UPDATE repo_blobs SET last_referenced_at = ? WHERE repository = ? AND digest = ?'),
       touchLinksOfManifest: p(
         `UPDATE repo_blobs SET last_referenced_at = ? WHERE repository = ? AND digest IN
@@ -188,6 +192,11 @@ export class SqliteMetadataStore implements MetadataStore {
       this.q.touchRepo.run(repository, now, null);
       return true;
     });
+  }
+
+  async touchBlob(repository: string, digest: string): Promise<void> {
+    const now = this.now();
+    this.q.touchSeen.run(now, repository, digest, now - SEEN_REFRESH_MS);
   }
 
   async unlinkBlob(repository: string, digest: string, rules: WriteRules): Promise<DeleteOutcome> {

@@ -33,7 +33,9 @@ export class PartSink extends Writable {
   constructor(private readonly o: PartSinkOptions) {
     super({ highWaterMark: 1024 * 1024 });
     this.maxInFlight = o.maxInFlight ?? 2;
-    this.buf = Buffer.allocUnsafe(o.partSize);
+    // Small to start with (most blobs are small; a part buffer per tiny append would be 8 MiB of external
+    // memory for V8 to account for), doubled up to partSize as bytes arrive.
+    this.buf = Buffer.allocUnsafe(Math.min(o.partSize, Math.max(256 * 1024, o.head.length * 2)));
     o.head.copy(this.buf, 0);
     this.fill = o.head.length;
     this.next = o.firstPart;
@@ -52,6 +54,7 @@ export class PartSink extends Writable {
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
     if (this.fill + chunk.length < this.o.partSize) {
       // The common case, kept synchronous: no promise per 64 KiB chunk.
+      this.room(this.fill + chunk.length);
       chunk.copy(this.buf, this.fill);
       this.fill += chunk.length;
       return cb();
@@ -63,6 +66,7 @@ export class PartSink extends Writable {
     let off = 0;
     while (off < chunk.length) {
       const n = Math.min(chunk.length - off, this.o.partSize - this.fill);
+      this.room(this.fill + n);
       chunk.copy(this.buf, this.fill, off, off + n);
       this.fill += n;
       off += n;
@@ -84,12 +88,23 @@ export class PartSink extends Writable {
     Promise.allSettled(this.inFlight).then(() => cb(err));
   }
 
+  /** Grows the current buffer (doubling, at most partSize) to hold `need` bytes. */
+  private room(need: number): void {
+    if (need <= this.buf.length) return;
+    let size = this.buf.length;
+    while (size < need) size *= 2;
+    const bigger = Buffer.allocUnsafe(Math.min(size, this.o.partSize));
+    this.buf.copy(bigger, 0, 0, this.fill);
+    this.buf = bigger;
+  }
+
   private launch(): void {
     const n = this.next++;
     if (n > MAX_PARTS) {
       throw new RegistryError('SIZE_INVALID', `blob too large: more than ${MAX_PARTS} parts of ${this.o.partSize} bytes (raise storage.s3.part_size)`);
     }
-    const body = this.buf;
+    const body = this.buf.length === this.fill ? this.buf : this.buf.subarray(0, this.fill);
+    // The next part is known to be big: allocate it whole.
     this.buf = Buffer.allocUnsafe(this.o.partSize);
     this.fill = 0;
     const p = this.o.uploadPart(n, body, this.abort.signal).then((etag) => ({ n, etag, size: body.length }));

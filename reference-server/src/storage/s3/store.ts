@@ -27,6 +27,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
 import type { Logger } from 'pino';
 import { ConfigError } from '../../config.js';
 import type { BlobStore, BlobUpload, ByteRange, OpenedBlob, StoredBlob, UploadState } from '../blob-store.js';
@@ -62,6 +63,9 @@ export class S3BlobStore implements BlobStore {
   readonly keys: S3Keys;
   readonly client: S3Client;
   private readonly tails = new TailCache(64 * 1024 * 1024);
+  private readonly urls = new Map<string, { url: string; signedAt: number }>();
+  /** Connections for blob reads (open()). */
+  private readonly reader = new UndiciAgent({ connections: 256, keepAliveTimeout: 10_000 });
   private readonly bucket: string;
   private readonly maxCopySize: number;
   private readonly copyPartSize: number;
@@ -110,27 +114,41 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Reads go through undici on a presigned URL rather than the SDK's GetObject: the same request on the
+   * wire, about half the CPU per byte (measured on 64 MiB GETs from RGW), which is what pulls streamed
+   * through the server cost.
+   */
   async open(digest: string, range?: ByteRange, signal?: AbortSignal): Promise<OpenedBlob | null> {
     const key = this.keys.blob(digest);
-    let res;
-    try {
-      res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
-        signal ? { abortSignal: signal } : {},
-      );
-    } catch (e) {
-      if (isNotFound(e)) return null;
-      throw e;
+    const res = await undiciRequest(await this.presigned(digest), {
+      method: 'GET',
+      headers: range ? { range: `bytes=${range.start}-${range.end}` } : {},
+      dispatcher: this.reader,
+      ...(signal ? { signal } : {}),
+    });
+    if (res.statusCode === 404) {
+      await res.body.dump();
+      return null;
     }
-    const stream = res.Body as Readable;
+    if (res.statusCode !== 200 && res.statusCode !== 206) {
+      const text = (await res.body.text().catch(() => '')).slice(0, 300);
+      // Never the URL in the message: it carries a signature.
+      throw new Error(`s3: GET ${key} → HTTP ${res.statusCode} ${/<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? ''}`.trim());
+    }
+    const header = (name: string) => {
+      const v = res.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
     // Content-Range "bytes 0-9/10000" carries the full size of a ranged read.
-    const size = range ? Number(/\/(\d+)$/.exec(res.ContentRange ?? '')?.[1] ?? NaN) : (res.ContentLength ?? 0);
+    const size =
+      res.statusCode === 206 ? Number(/\/(\d+)$/.exec(header('content-range') ?? '')?.[1] ?? NaN) : Number(header('content-length') ?? NaN);
+    const stream = res.body as unknown as Readable;
     if (!Number.isFinite(size)) {
       stream.destroy();
-      throw new Error(`s3: ranged GET of ${key} returned no usable Content-Range`);
+      throw new Error(`s3: GET ${key} returned no usable length`);
     }
     if (signal) {
-      // The SDK's abortSignal covers the request until the headers; after that the body is ours to stop.
       const onAbort = () => stream.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
       if (signal.aborted) onAbort();
       else {
@@ -143,12 +161,28 @@ export class S3BlobStore implements BlobStore {
 
   async redirectUrl(digest: string): Promise<string | null> {
     if (!this.settings.redirect) return null;
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.keys.blob(digest) }), {
+    return this.presigned(digest);
+  }
+
+  /**
+   * A presigned GET URL for a blob, reused while at least half its lifetime is left: presigning runs the
+   * SDK's middleware stack (~ms of CPU), more than everything else a redirected pull costs.
+   */
+  private async presigned(digest: string): Promise<string> {
+    const now = Date.now();
+    const hit = this.urls.get(digest);
+    if (hit && now - hit.signedAt < (this.settings.redirectExpirySeconds * 1000) / 2) return hit.url;
+    const url = await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.keys.blob(digest) }), {
       expiresIn: this.settings.redirectExpirySeconds,
     });
+    this.urls.delete(digest);
+    if (this.urls.size >= 10_000) this.urls.delete(this.urls.keys().next().value!);
+    this.urls.set(digest, { url, signedAt: now });
+    return url;
   }
 
   async delete(digest: string): Promise<void> {
+    this.urls.delete(digest);
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keys.blob(digest) }));
   }
 
@@ -223,6 +257,7 @@ export class S3BlobStore implements BlobStore {
 
   async close(): Promise<void> {
     this.client.destroy();
+    await this.reader.close();
   }
 
   // ── primitives for upload.ts ──────────────────────────────────────────────────────────────────────

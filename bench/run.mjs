@@ -35,6 +35,7 @@ const { values: opts } = parseArgs({
     'node-http': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     storage: { type: 'string', default: 'filesystem' },
+    'deadline-s': { type: 'string' },
     redirect: { type: 'boolean', default: false },
     out: { type: 'string', default: join(here, 'results') },
     help: { type: 'boolean', short: 'h', default: false },
@@ -56,13 +57,15 @@ if (opts.help) {
                         nitro on storage.driver s3 + SQLite, Distribution on its s3aws driver)
   --redirect            with --storage s3: blob GETs answered 307 to presigned URLs (both targets),
                         followed by the load generator
-  --out DIR             where latest.json / latest.md go (default bench/results)`);
+  --out DIR             where latest.json / latest.md go (default bench/results)
+  --deadline-s S        no new round starts after S seconds (default: the profile's; S3 runs are slower)`);
   process.exit(0);
 }
 
 const cfg = { ...(opts.quick ? PROFILES.quick : PROFILES.full) };
 if (opts.rounds) cfg.rounds = Math.max(1, Number(opts.rounds));
 if (opts['loop-ms']) cfg.loopMs = Math.max(100, Number(opts['loop-ms']));
+if (opts['deadline-s']) cfg.deadlineMs = Math.max(10, Number(opts['deadline-s'])) * 1000;
 const kinds = opts.targets.split(',').map((s) => s.trim()).filter(Boolean);
 const operations = opts.ops ? OPERATIONS.filter((o) => opts.ops.split(',').includes(o.name)) : OPERATIONS;
 if (operations.length === 0) throw new Error(`--ops matched nothing; names: ${OPERATIONS.map((o) => o.name).join(', ')}`);

@@ -26,14 +26,13 @@ import {
   UploadPartCopyCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
 import type { Logger } from 'pino';
 import { ConfigError } from '../../config.js';
 import type { BlobStore, BlobUpload, ByteRange, OpenedBlob, StoredBlob, UploadState } from '../blob-store.js';
 import { ResumableHash } from '../resumable-hash.js';
 import { makeS3Client, type S3Settings } from './config.js';
 import { S3Keys } from './keys.js';
+import { S3Reads } from './reads.js';
 import { emptySession, parseSession, unknown, type PartRef, type SessionState } from './state.js';
 import { TailCache } from './tail-cache.js';
 import { S3Upload } from './upload.js';
@@ -63,9 +62,7 @@ export class S3BlobStore implements BlobStore {
   readonly keys: S3Keys;
   readonly client: S3Client;
   private readonly tails = new TailCache(64 * 1024 * 1024);
-  private readonly urls = new Map<string, { url: string; signedAt: number }>();
-  /** Connections for blob reads (open()). */
-  private readonly reader = new UndiciAgent({ connections: 256, keepAliveTimeout: 10_000 });
+  private readonly reads: S3Reads;
   private readonly bucket: string;
   private readonly maxCopySize: number;
   private readonly copyPartSize: number;
@@ -77,6 +74,7 @@ export class S3BlobStore implements BlobStore {
     this.bucket = settings.bucket;
     this.keys = new S3Keys(settings.prefix);
     this.client = opts.client ?? makeS3Client(settings);
+    this.reads = new S3Reads(this.client, settings, this.keys);
     this.maxCopySize = opts.maxCopySize ?? 5 * 1024 ** 3;
     this.copyPartSize = opts.copyPartSize ?? 512 * 1024 ** 2;
   }
@@ -114,75 +112,16 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  /**
-   * Reads go through undici on a presigned URL rather than the SDK's GetObject: the same request on the
-   * wire, about half the CPU per byte (measured on 64 MiB GETs from RGW), which is what pulls streamed
-   * through the server cost.
-   */
   async open(digest: string, range?: ByteRange, signal?: AbortSignal): Promise<OpenedBlob | null> {
-    const key = this.keys.blob(digest);
-    const res = await undiciRequest(await this.presigned(digest), {
-      method: 'GET',
-      headers: range ? { range: `bytes=${range.start}-${range.end}` } : {},
-      dispatcher: this.reader,
-      ...(signal ? { signal } : {}),
-    });
-    if (res.statusCode === 404) {
-      await res.body.dump();
-      return null;
-    }
-    if (res.statusCode !== 200 && res.statusCode !== 206) {
-      const text = (await res.body.text().catch(() => '')).slice(0, 300);
-      // Never the URL in the message: it carries a signature.
-      throw new Error(`s3: GET ${key} → HTTP ${res.statusCode} ${/<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? ''}`.trim());
-    }
-    const header = (name: string) => {
-      const v = res.headers[name];
-      return Array.isArray(v) ? v[0] : v;
-    };
-    // Content-Range "bytes 0-9/10000" carries the full size of a ranged read.
-    const size =
-      res.statusCode === 206 ? Number(/\/(\d+)$/.exec(header('content-range') ?? '')?.[1] ?? NaN) : Number(header('content-length') ?? NaN);
-    const stream = res.body as unknown as Readable;
-    if (!Number.isFinite(size)) {
-      stream.destroy();
-      throw new Error(`s3: GET ${key} returned no usable length`);
-    }
-    if (signal) {
-      const onAbort = () => stream.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-      if (signal.aborted) onAbort();
-      else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        stream.once('close', () => signal.removeEventListener('abort', onAbort));
-      }
-    }
-    return { stream, size };
+    return this.reads.open(digest, range, signal);
   }
 
   async redirectUrl(digest: string): Promise<string | null> {
-    if (!this.settings.redirect) return null;
-    return this.presigned(digest);
-  }
-
-  /**
-   * A presigned GET URL for a blob, reused while at least half its lifetime is left: presigning runs the
-   * SDK's middleware stack (~ms of CPU), more than everything else a redirected pull costs.
-   */
-  private async presigned(digest: string): Promise<string> {
-    const now = Date.now();
-    const hit = this.urls.get(digest);
-    if (hit && now - hit.signedAt < (this.settings.redirectExpirySeconds * 1000) / 2) return hit.url;
-    const url = await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.keys.blob(digest) }), {
-      expiresIn: this.settings.redirectExpirySeconds,
-    });
-    this.urls.delete(digest);
-    if (this.urls.size >= 10_000) this.urls.delete(this.urls.keys().next().value!);
-    this.urls.set(digest, { url, signedAt: now });
-    return url;
+    return this.settings.redirect ? this.reads.presigned(digest) : null;
   }
 
   async delete(digest: string): Promise<void> {
-    this.urls.delete(digest);
+    this.reads.forget(digest);
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keys.blob(digest) }));
   }
 
@@ -257,7 +196,7 @@ export class S3BlobStore implements BlobStore {
 
   async close(): Promise<void> {
     this.client.destroy();
-    await this.reader.close();
+    await this.reads.close();
   }
 
   // ── primitives for upload.ts ──────────────────────────────────────────────────────────────────────

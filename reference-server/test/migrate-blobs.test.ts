@@ -18,6 +18,9 @@ import { migrateBlobsCommand } from '../src/storage/migrate-cli.js';
 import { S3BlobStore, parseS3Config } from '../src/storage/s3-blob-store.js';
 
 const MiB = 1024 * 1024;
+
+// Real S3 round trips on a shared machine: more than the default per-file timeout.
+t.setTimeout(900_000);
 const repoRoot = new URL('../..', import.meta.url).pathname;
 
 /** Runs the command in-process with a config file; returns exit code and output. */

@@ -58,6 +58,9 @@ async function keys(store: S3BlobStore, prefix = ''): Promise<string[]> {
 
 const s3 = { skip: scaleoutSkip('s3') };
 
+// Real S3 round trips on a shared machine: more than the default per-file timeout.
+t.setTimeout(900_000);
+
 t.test('contract', s3, async (t) => {
   // A fresh bucket per subtest: the contract's "empty store" assumptions hold.
   blobStoreContract(t, async () => {

@@ -16,6 +16,9 @@ import { scaleoutSkip } from './helpers/scaleout-env.js';
 const MiB = 1024 * 1024;
 const s3 = { skip: scaleoutSkip('s3') };
 
+// Real S3 round trips on a shared machine: more than the default per-file timeout.
+t.setTimeout(900_000);
+
 const s3Storage = (b: S3Bucket, redirect = false) => ({ storage: { driver: 's3', s3: storageS3Config(b, { redirect }) } });
 
 /** Every file under a directory, relative to it. */

@@ -18,6 +18,7 @@ import { CPU_TICK_MS, cpuMs } from './lib/proc-stats.mjs';
 import { consoleTable, markdown, summarise, throughput } from './lib/report.mjs';
 import { PROFILES } from './lib/profiles.mjs';
 import { DISTRIBUTION_BIN, startTarget } from './lib/servers.mjs';
+import { createBenchBucket, s3EnvOrThrow } from './lib/s3.mjs';
 
 const MiB = 1 << 20;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -34,6 +35,9 @@ const { values: opts } = parseArgs({
     'no-memory': { type: 'boolean', default: false },
     'node-http': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    storage: { type: 'string', default: 'filesystem' },
+    'deadline-s': { type: 'string' },
+    redirect: { type: 'boolean', default: false },
     out: { type: 'string', default: join(here, 'results') },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -52,7 +56,12 @@ if (opts.help) {
   --no-memory           skip the big-blob memory check
   --node-http           use node:http instead of undici for the load generator
   --keep                keep the servers' temp data dirs and logs
-  --out DIR             where latest.json / latest.md go (default bench/results)`);
+  --storage s3          blobs in S3 for both targets (a bucket each on NITRO_TEST_S3_ENDPOINT;
+                        nitro on storage.driver s3 + SQLite, Distribution on its s3aws driver)
+  --redirect            with --storage s3: blob GETs answered 307 to presigned URLs (both targets),
+                        followed by the load generator
+  --out DIR             where latest.json / latest.md go (default bench/results)
+  --deadline-s S        no new round starts after S seconds (default: the profile's; S3 runs are slower)`);
   process.exit(0);
 }
 
@@ -60,11 +69,17 @@ const cfg = { ...(opts.quick ? PROFILES.quick : PROFILES.full) };
 if (opts.rounds) cfg.rounds = Math.max(1, Number(opts.rounds));
 if (opts['deadline-min']) cfg.deadlineMs = Number(opts['deadline-min']) * 60_000;
 if (opts['loop-ms']) cfg.loopMs = Math.max(100, Number(opts['loop-ms']));
+if (opts['deadline-s']) cfg.deadlineMs = Math.max(10, Number(opts['deadline-s'])) * 1000;
 const kinds = opts.targets.split(',').map((s) => s.trim()).filter(Boolean);
 const operations = opts.ops ? OPERATIONS.filter((o) => opts.ops.split(',').includes(o.name)) : OPERATIONS;
 if (operations.length === 0) throw new Error(`--ops matched nothing; names: ${OPERATIONS.map((o) => o.name).join(', ')}`);
 
 const log = (msg) => process.stderr.write(`${msg}\n`);
+if (opts.storage !== 'filesystem' && opts.storage !== 's3') throw new Error('--storage must be filesystem or s3');
+if (opts.redirect && opts.storage !== 's3') throw new Error('--redirect needs --storage s3');
+const s3Env = opts.storage === 's3' ? s3EnvOrThrow() : null;
+/** Buckets created for this run (removed at the end). */
+const buckets = [];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const deadline = Date.now() + cfg.deadlineMs;
 
@@ -117,6 +132,7 @@ async function stopAll() {
     await t.stop({ keep: opts.keep }).catch(() => {});
     log(`stopped ${t.name} in ${Math.round(performance.now() - t0)} ms${opts.keep ? ` (kept ${t.workDir})` : ''}`);
   }
+  for (const b of buckets.splice(0)) await b.remove().catch((e) => log(`removing bucket ${b.bucket}: ${e.message}`));
 }
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.once(sig, () => {
@@ -127,17 +143,24 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 async function main() {
   const startedAt = new Date().toISOString();
-  log(`bench: profile ${opts.quick ? 'quick' : 'full'}, targets ${kinds.join(' vs ')}, ${cfg.rounds} rounds, CPU tick ${CPU_TICK_MS} ms`);
+  log(`bench: profile ${opts.quick ? 'quick' : 'full'}, targets ${kinds.join(' vs ')}, ${cfg.rounds} rounds, CPU tick ${CPU_TICK_MS} ms, storage ${opts.storage}${opts.redirect ? ' (redirect)' : ''}`);
   let t0 = performance.now();
   const fx = makeFixtures(cfg);
   log(`fixtures: digests of ${2 * cfg.rounds + 2} big blobs streamed in ${Math.round(performance.now() - t0)} ms`);
 
   const names = targetNames(kinds);
   for (let i = 0; i < kinds.length; i++) {
-    const t = await startTarget(kinds[i], names[i], { repoRoot });
+    let s3 = null;
+    if (s3Env) {
+      const b = await createBenchBucket(s3Env, names[i]);
+      buckets.push(b);
+      s3 = { ...b, redirect: opts.redirect };
+    }
+    const t = await startTarget(kinds[i], names[i], { repoRoot, s3 });
+    t.startOpts = { repoRoot, s3 };
     targets.push(t);
     t.version = versionOf(kinds[i]);
-    t.client = await createClient(t.origin, { forceNodeHttp: opts['node-http'] });
+    t.client = await createClient(t.origin, { forceNodeHttp: opts['node-http'], followRedirects: opts.redirect });
     log(`started ${t.name} ${t.version} pid ${t.pid} on ${t.origin} (data ${t.dataDir})`);
   }
 
@@ -242,8 +265,8 @@ async function main() {
       const key = `${t.name} (fresh server)`;
       let fresh;
       try {
-        fresh = await startTarget(t.kind, `${t.name}-fresh`, { repoRoot });
-        fresh.client = await createClient(fresh.origin, { forceNodeHttp: opts['node-http'] });
+        fresh = await startTarget(t.kind, `${t.name}-fresh`, t.startOpts);
+        fresh.client = await createClient(fresh.origin, { forceNodeHttp: opts['node-http'], followRedirects: opts.redirect });
         memory[key] = await measureMemory(fresh, fresh.client, fx.memory, t.pushMode);
         log(`  ${key}: ${JSON.stringify(memory[key])}`);
       } catch (err) {
@@ -260,6 +283,7 @@ async function main() {
     startedAt,
     finishedAt: new Date().toISOString(),
     profile: opts.quick ? 'quick' : 'full',
+    storage: s3Env ? { driver: 's3', endpoint: s3Env.endpoint, redirect: opts.redirect } : { driver: 'filesystem' },
     machine: {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model ?? 'unknown',

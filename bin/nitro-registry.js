@@ -15,6 +15,7 @@ const COMMANDS = {
   token: ['reference-server/src/auth/cli.js', 'tokenCommand', 'create or revoke access tokens (token create|revoke)'],
   keys: ['reference-server/src/auth/keys-cli.js', 'keysCommand', 'list, rotate or retire token signing keys'],
   migrate: ['reference-server/src/metadata/migrate-cli.js', 'migrateCommand', 'apply database migrations; copy a SQLite registry into PostgreSQL'],
+  'migrate-blobs': ['reference-server/src/storage/migrate-cli.js', 'migrateBlobsCommand', 'copy the blobs of a filesystem registry to S3 (--to-s3)'],
   conformance: ['conformance/src/cli.js', 'main', 'check a registry against the conformance suite'],
   verify: ['src/verify-cli.js', 'main', 'verify what a tag or digest points at in a registry'],
   // Plain ESM outside build/ (bench/lib is shared with bench/run.mjs): paths starting with ../ are from build/.

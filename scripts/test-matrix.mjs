@@ -4,7 +4,7 @@
 // NITRO_TEST_BACKEND). The contract suites run on every backend in `npm test` already; this runs the
 // server-level tests, not every test once per backend. Needs the services of
 // `scripts/ci/setup-scaleout.sh up DIR` (NITRO_TEST_* in DIR/env) and a built tree.
-//   node scripts/test-matrix.mjs [--backend postgres|postgres-s3]... [-- extra tap args]
+//   node scripts/test-matrix.mjs [--backend postgres|postgres-s3|sqlite-s3]... [-- extra tap args]
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -41,8 +41,36 @@ async function loadUndici() {
   return undiciModule;
 }
 
-/** Creates a client for `origin` (http://127.0.0.1:PORT). */
-export async function createClient(origin, { forceNodeHttp = false, tls } = {}) {
+/**
+ * Creates a client for `origin` (http://127.0.0.1:PORT). With `followRedirects`, a GET answered 307/302
+ * (blob pulls redirected to presigned object-store URLs) is followed once, on a pool per redirect
+ * origin, and the caller sees the final response — as docker and containerd do.
+ */
+export async function createClient(origin, opts = {}) {
+  const base = await createOriginClient(origin, opts);
+  if (!opts.followRedirects) return base;
+  const others = new Map();
+  return {
+    ...base,
+    kind: `${base.kind}, following redirects`,
+    async request(req) {
+      const res = await base.request(req);
+      if (req.method !== 'GET' || (res.statusCode !== 307 && res.statusCode !== 302)) return res;
+      const location = new URL(res.headers.location, origin);
+      await base.discard(res.body);
+      let other = others.get(location.origin);
+      if (!other) others.set(location.origin, (other = await createOriginClient(location.origin, opts)));
+      const { range } = req.headers ?? {};
+      return other.request({ path: location.pathname + location.search, method: 'GET', headers: range ? { range } : {} });
+    },
+    async close() {
+      for (const c of others.values()) await c.close();
+      await base.close();
+    },
+  };
+}
+
+async function createOriginClient(origin, { forceNodeHttp = false, tls } = {}) {
   const undici = forceNodeHttp ? null : await loadUndici();
   if (undici) {
     const pool = new undici.Pool(origin, {

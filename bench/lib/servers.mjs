@@ -27,9 +27,25 @@ export function freePort() {
   });
 }
 
-function distributionConfig(dataDir, port) {
+function distributionConfig(dataDir, port, s3) {
   // Debian's (and upstream's) default config minus auth: in-memory blob descriptor
-  // cache, delete enabled; quiet logs so logging is not what we measure.
+  // cache, delete enabled; quiet logs so logging is not what we measure. With `s3`: its
+  // s3aws driver on the bench's bucket, redirects as the run asks (Distribution's default is on).
+  const storage = s3
+    ? [
+        '  s3:',
+        `    accesskey: ${s3.accessKey}`,
+        `    secretkey: ${s3.secretKey}`,
+        `    region: ${s3.region}`,
+        `    regionendpoint: ${s3.endpoint}`,
+        `    bucket: ${s3.bucket}`,
+        `    secure: ${s3.endpoint.startsWith('https:')}`,
+        '    v4auth: true',
+        '    rootdirectory: /registry',
+        '  redirect:',
+        `    disable: ${!s3.redirect}`,
+      ]
+    : ['  filesystem:', `    rootdirectory: ${dataDir}`];
   return [
     'version: 0.1',
     'log:',
@@ -39,14 +55,31 @@ function distributionConfig(dataDir, port) {
     'storage:',
     '  cache:',
     '    blobdescriptor: inmemory',
-    '  filesystem:',
-    `    rootdirectory: ${dataDir}`,
+    ...storage,
     '  delete:',
     '    enabled: true',
     'http:',
     `  addr: 127.0.0.1:${port}`,
     '',
   ].join('\n');
+}
+
+/** The reference server's config file for S3 mode (credentials in a file, never on argv). */
+function nitroS3Config(s3) {
+  return JSON.stringify({
+    storage: {
+      driver: 's3',
+      s3: {
+        endpoint: s3.endpoint,
+        bucket: s3.bucket,
+        region: s3.region,
+        access_key_id: s3.accessKey,
+        secret_access_key: s3.secretKey,
+        force_path_style: true,
+        redirect: Boolean(s3.redirect),
+      },
+    },
+  });
 }
 
 /** Any HTTP answer on GET /v2/ (200 or 401) means the server is up. */
@@ -80,7 +113,7 @@ async function waitReady(target, child) {
  * Starts one registry. kind: 'distribution' | 'nitro' | 'floor' (bare node:http big-blob server, floor-server.mjs). Returns a target:
  * { name, kind, origin, pid, dataDir, stop() }.
  */
-export async function startTarget(kind, name, { repoRoot, nitroArgs = [] }) {
+export async function startTarget(kind, name, { repoRoot, nitroArgs = [], s3 = null }) {
   const workDir = await mkdtemp(join(tmpdir(), `nitro-bench-${kind}-`));
   const dataDir = join(workDir, 'data');
   const logPath = join(workDir, 'server.log');
@@ -90,7 +123,7 @@ export async function startTarget(kind, name, { repoRoot, nitroArgs = [] }) {
   let args;
   if (kind === 'distribution') {
     const cfgPath = join(workDir, 'config.yml');
-    await writeFile(cfgPath, distributionConfig(dataDir, port));
+    await writeFile(cfgPath, distributionConfig(dataDir, port, s3), { mode: 0o600 });
     cmd = DISTRIBUTION_BIN;
     args = ['serve', cfgPath];
   } else if (kind === 'nitro') {
@@ -98,6 +131,11 @@ export async function startTarget(kind, name, { repoRoot, nitroArgs = [] }) {
     if (!existsSync(bin)) throw new Error(`${bin} does not exist yet`);
     cmd = process.execPath;
     args = [bin, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--log-level', 'warn', '--no-auth', ...nitroArgs];
+    if (s3) {
+      const cfgPath = join(workDir, 'config.json');
+      await writeFile(cfgPath, nitroS3Config(s3), { mode: 0o600 });
+      args.push('--config', cfgPath);
+    }
   } else if (kind === 'floor') {
     cmd = process.execPath;
     args = [join(repoRoot, 'bench', 'lib', 'floor-server.mjs'), '--listen', `127.0.0.1:${port}`, '--data', dataDir];
@@ -106,7 +144,10 @@ export async function startTarget(kind, name, { repoRoot, nitroArgs = [] }) {
   }
   // Logs go to a file: a pipe nobody reads would eventually block the server.
   const logFd = openSync(logPath, 'a');
-  const child = spawn(cmd, args, { cwd: repoRoot, stdio: ['ignore', logFd, 'pipe'] });
+  // AWS_CA_BUNDLE (exported on the CI machines) makes Distribution's Go AWS SDK panic at start.
+  const env = { ...process.env };
+  if (kind === 'distribution') delete env.AWS_CA_BUNDLE;
+  const child = spawn(cmd, args, { cwd: repoRoot, env, stdio: ['ignore', logFd, 'pipe'] });
   closeSync(logFd);
   let stderr = '';
   child.stderr.setEncoding('utf8');

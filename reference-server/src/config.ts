@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { s3EnvSettings } from './storage/s3/env.js';
 
 export interface Config {
   /** host:port to listen on. */
@@ -233,7 +234,11 @@ export function envSettings(env: NodeJS.ProcessEnv): Raw {
   }
   if (env.NITRO_REGISTRY_UPLOAD_TTL_SECONDS) out.uploads = { ttl_seconds: env.NITRO_REGISTRY_UPLOAD_TTL_SECONDS };
   if (env.NITRO_REGISTRY_DATABASE_URL) out.database = { url: env.NITRO_REGISTRY_DATABASE_URL };
-  if (env.NITRO_REGISTRY_STORAGE_DRIVER) out.storage = { driver: env.NITRO_REGISTRY_STORAGE_DRIVER };
+  const storage: Raw = {};
+  if (env.NITRO_REGISTRY_STORAGE_DRIVER) storage.driver = env.NITRO_REGISTRY_STORAGE_DRIVER;
+  const s3 = s3EnvSettings(env);
+  if (Object.keys(s3).length > 0) storage.s3 = s3;
+  if (Object.keys(storage).length > 0) out.storage = storage;
   const auth: Raw = {};
   if (env.NITRO_REGISTRY_AUTH) auth.enabled = bool(env.NITRO_REGISTRY_AUTH, 'NITRO_REGISTRY_AUTH');
   if (env.NITRO_REGISTRY_EXTERNAL_URL) auth.external_url = env.NITRO_REGISTRY_EXTERNAL_URL;

@@ -1,8 +1,13 @@
-/** The S3 blob driver. Being written: not yet available. */
+/** The S3 blob driver's entry point (compose.ts imports it lazily: the AWS SDK loads only when used). */
 import type { Logger } from 'pino';
-import { ConfigError } from '../config.js';
 import type { BlobStore } from './blob-store.js';
+import { parseS3Config } from './s3/config.js';
+import { S3BlobStore } from './s3/store.js';
 
-export async function openS3BlobStore(_raw: Record<string, unknown>, _opts: { log?: Logger }): Promise<BlobStore> {
-  throw new ConfigError('storage.driver s3 is not available in this build yet');
+export { S3BlobStore } from './s3/store.js';
+export { parseS3Config } from './s3/config.js';
+
+/** Validates `storage.s3` (ConfigError naming the setting) and builds the store; init() checks the bucket. */
+export async function openS3BlobStore(raw: Record<string, unknown>, opts: { log?: Logger }): Promise<BlobStore> {
+  return new S3BlobStore(parseS3Config(raw), opts.log ? { log: opts.log } : {});
 }

@@ -20,11 +20,26 @@ function tagsOf(ref: Reference, url: URL): string[] {
   return [...new Set(tags)];
 }
 
+/**
+ * A reader asks "what is stored under this reference?"; for one that cannot exist the answer is the
+ * spec's 404 (as CNCF Distribution answers), not a 400 — the official conformance suite checks this.
+ * Writers (PUT, DELETE) keep the 400 TAG_INVALID / DIGEST_INVALID that tells them their input is wrong.
+ */
+function readableReference(value: string | undefined): Reference | null {
+  try {
+    return referenceParam(value);
+  } catch (e) {
+    if (e instanceof RegistryError) return null;
+    throw e;
+  }
+}
+
 export function manifestRoutes(deps: RegistryDeps): Route[] {
   const resolve = async (ctx: RequestContext): Promise<ManifestRecord> => {
     const name = repositoryName(ctx.params);
     ctx.log.repository = name;
-    const ref = referenceParam(ctx.params.reference);
+    const ref = readableReference(ctx.params.reference);
+    if (!ref) throw new RegistryError('MANIFEST_UNKNOWN', 'no manifest can have this reference', { name, reference: ctx.params.reference });
     const digest = ref.kind === 'digest' ? ref.digest : await deps.meta.resolveTag(name, ref.tag);
     const manifest = digest ? await deps.meta.getManifest(name, digest) : null;
     if (!manifest) {

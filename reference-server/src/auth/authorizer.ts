@@ -92,8 +92,13 @@ export function createTokenAuthorizer(d: TokenAuthorizerDeps): Authorizer & { pr
     async authorize(req, need: AccessRequirement): Promise<Principal> {
       if (need.kind === 'public') return principalFor(ANONYMOUS);
 
+      // Several scopes go space-separated in one scope parameter, as CNCF Distribution writes them.
       const scopeOf = (n: AccessRequirement): string | undefined =>
-        n.kind === 'repository' ? `repository:${n.name}:${n.actions.join(',')}` : n.kind === 'catalog' ? 'registry:catalog:*' : undefined;
+        n.kind === 'repository'
+          ? [n, ...(n.alsoAsk ?? [])].map((s) => `repository:${s.name}:${s.actions.join(',')}`).join(' ')
+          : n.kind === 'catalog'
+            ? 'registry:catalog:*'
+            : undefined;
       const challenge = (error?: string) => challengeFor(req, d.config, scopeOf(need), error);
 
       if (need.kind === 'repository' && !isValidName(need.name)) {

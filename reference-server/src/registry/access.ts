@@ -12,7 +12,17 @@ export type AccessRequirement =
   /** GET /v2/: any authenticated principal (anonymous when the registry allows anonymous access). */
   | { kind: 'base' }
   /** An action on one repository (image name, e.g. "my-project/myapp"). */
-  | { kind: 'repository'; name: string; actions: RepositoryAction[] }
+  | {
+      kind: 'repository';
+      name: string;
+      actions: RepositoryAction[];
+      /**
+       * Scopes the 401 challenge asks for as well, without requiring them: a mount (`?mount=&from=`)
+       * needs pull on `from` to mount, else it falls back to an upload. Asking for it in the challenge
+       * (as CNCF Distribution does) gives a client that follows the challenge a token that can mount.
+       */
+      alsoAsk?: ReadonlyArray<{ name: string; actions: RepositoryAction[] }>;
+    }
   /** GET /v2/_catalog: listing repositories (filtered by what the principal may pull). */
   | { kind: 'catalog' }
   /** Management API that needs a registry administrator. */

@@ -148,6 +148,22 @@ export function createTokenAuthorizer(d: TokenAuthorizerDeps): Authorizer & { pr
             }
             deny(req, p, reason, { name: need.name, action });
           }
+          // Wanted, not required (a mount's source): when the account may do it but this request's token
+          // does not say so, ask for a token that does (401 insufficient_scope naming every scope, as CNCF
+          // Distribution does); a client that follows it comes back able to mount. When the account may
+          // not, carry on: the handler falls back (a mount becomes an upload session).
+          for (const extra of need.alsoAsk ?? []) {
+            for (const action of extra.actions) {
+              if (identity.jwt && p.denial(extra.name, action) === null && !jwtGrants(identity, extra.name, action)) {
+                throw new RegistryError(
+                  'UNAUTHORIZED',
+                  `token does not grant ${action} on ${extra.name}; request a token with scope ${scopeOf(need)}`,
+                  { name: extra.name, action },
+                  challenge('insufficient_scope'),
+                );
+              }
+            }
+          }
           return p;
         }
       }

@@ -17,9 +17,10 @@ export type AccessRequirement =
       name: string;
       actions: RepositoryAction[];
       /**
-       * Scopes the 401 challenge asks for as well, without requiring them: a mount (`?mount=&from=`)
-       * needs pull on `from` to mount, else it falls back to an upload. Asking for it in the challenge
-       * (as CNCF Distribution does) gives a client that follows the challenge a token that can mount.
+       * Scopes wanted but not required: a mount (`?mount=&from=`) needs pull on `from` to mount, else
+       * it falls back to an upload. The 401 challenge asks for them too (as CNCF Distribution does), and
+       * a token that lacks one the account has gets a 401 insufficient_scope, so a client that follows
+       * the challenge gets a token that can mount. An account without that access is not refused.
        */
       alsoAsk?: ReadonlyArray<{ name: string; actions: RepositoryAction[] }>;
     }

@@ -162,7 +162,7 @@ run_ginkgo() { # ref auth
   [ "$auth" = token ] && creds=(OCI_USERNAME=admin "OCI_PASSWORD=$ADMIN_PASSWORD")
   local rc=0
   env "${creds[@]}" OCI_ROOT_URL="http://127.0.0.1:$PORT" OCI_NAMESPACE=myorg/myrepo OCI_CROSSMOUNT_NAMESPACE=myorg/other \
-    OCI_TEST_PULL=1 OCI_TEST_PUSH=1 OCI_TEST_CONTENT_DISCOVERY=1 OCI_TEST_CONTENT_MANAGEMENT=1 \
+    OCI_TEST_PULL=1 OCI_TEST_PUSH=1 OCI_TEST_CONTENT_DISCOVERY=1 OCI_TEST_CONTENT_MANAGEMENT=1 OCI_AUTOMATIC_CROSSMOUNT=1 \
     OCI_HIDE_SKIPPED_WORKFLOWS=0 OCI_DEBUG=0 OCI_REPORT_DIR="$dir/report" \
     "$bin" >"$dir/output.txt" 2>&1 || rc=$?
   stop_server

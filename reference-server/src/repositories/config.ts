@@ -57,6 +57,8 @@ export const describeRules = (r: PushRules): string => (Object.keys(r) as (keyof
 
 export class RepositoryConfigError extends Error {
   override name = 'RepositoryConfigError';
+  /** For a config file declaration: bin/nitro-registry.js exits with it (setup-error.ts EXIT.usage). */
+  readonly exitCode = 2;
 }
 
 const RULE_KEYS = Object.keys(DEFAULT_RULES) as (keyof PushRules)[];

@@ -300,3 +300,17 @@ t.test('an index may reference children pushed by digest only; a blob is not a c
   t.equal(res.status, 400);
   t.same(errorCodes(res.body), ['MANIFEST_BLOB_UNKNOWN']);
 });
+
+t.test('PUT by digest with ?tag= (several): tags set in the same write, OCI-Tag lists them; a bad one → 400, nothing tagged', async (t) => {
+  const fx = await registryFixture(t);
+  const m = ociImage();
+  for (const b of allBlobs(m)) await pushBlob(fx.request, 'r', b);
+  const bad = await putRaw(fx.request, `/v2/r/manifests/${m.digest}?tag=ok&tag=-bad`, m.mediaType, m.bytes);
+  t.equal(bad.status, 400);
+  t.same(errorCodes(bad.body), ['TAG_INVALID']);
+  t.equal((await fx.request.get('/v2/r/manifests/ok')).status, 404, 'no tag from a refused request');
+  const put = await putRaw(fx.request, `/v2/r/manifests/${m.digest}?tag=a&tag=b&tag=a`, m.mediaType, m.bytes);
+  t.equal(put.status, 201);
+  t.same(String(put.headers['oci-tag']).split(/,\s*/).sort(), ['a', 'b'], 'OCI-Tag names each tag once');
+  for (const tag of ['a', 'b']) t.equal((await fx.request.get(`/v2/r/manifests/${tag}`)).headers['docker-content-digest'], m.digest, `tag ${tag}`);
+});

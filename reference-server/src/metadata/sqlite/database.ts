@@ -188,7 +188,7 @@ export const MIGRATIONS: readonly Migration[] = [
         `UPDATE manifest_refs SET subject = ?, artifact_type = ?, annotations = ? WHERE repository = ? AND digest = ? AND child = ? AND kind = 'manifest'`,
       );
       const child = db.prepare('SELECT body FROM manifests WHERE repository = ? AND digest = ?').pluck();
-      const indexes = db.prepare(`SELECT repository, digest, media_type, body FROM manifests WHERE body LIKE '%attestation-manifest%'`);
+      const indexes = db.prepare(`SELECT repository, digest, media_type, body FROM manifests WHERE CAST(body AS TEXT) LIKE '%attestation-manifest%'`);
       for (const row of indexes.all() as { repository: string; digest: string; media_type: string; body: Buffer }[]) {
         for (const r of attachmentsOfIndex(row.body, row.media_type)) {
           const a = enrichAttachment(r.describes, (child.get(row.repository, r.digest) as Buffer | undefined) ?? null);

@@ -142,6 +142,7 @@ summary() { echo "$*" | tee -a "$OUT/summary.txt"; }
 
 # junit.xml → "tests failures errors skipped" (the Ginkgo suite's testsuites element carries the totals).
 junit_counts() {
+  if [ ! -s "$1" ]; then echo "0 0 1 0"; return; fi # no report: the suite itself failed (see output.txt)
   node -e '
     const x = require("fs").readFileSync(process.argv[1], "utf8");
     let t = 0, f = 0, e = 0, s = 0;

@@ -29,11 +29,51 @@ export interface Config {
   database: { url: string | null; poolSize: number };
   /** Blob storage driver. The s3 section is validated by the driver (storage/s3-config.ts). */
   storage: { driver: 'filesystem' | 's3'; s3: Record<string, unknown> };
+  /** Connection, upload-session and disk limits (docs/operations.md). */
+  limits: Limits;
   /** Raw sections for other modules. */
   auth: Record<string, unknown>;
   repositories: unknown[];
   gc: Record<string, unknown>;
 }
+
+export interface Limits {
+  /** A client must send its complete request headers within this (node:http headersTimeout). */
+  headersTimeoutSeconds: number;
+  /** Whole request, headers and body, within this; 0 = no limit (large pushes take long: the body rate governs). */
+  requestTimeoutSeconds: number;
+  /** Body progress is checked over windows of this length… */
+  bodyWindowSeconds: number;
+  /** …and a body slower than this (bytes/s, averaged over a window; at least one byte) is cut. */
+  bodyMinBytesPerSecond: number;
+  /** Open chunked upload sessions per account (anonymous clients: per address only); 0 = no cap. */
+  uploadSessionsPerAccount: number;
+  /** Open chunked upload sessions per client address; 0 = no cap. */
+  uploadSessionsPerAddress: number;
+  /** /readyz reports `storage: low disk` below this many free bytes on the data directory's filesystem. */
+  minFreeDiskBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  headersTimeoutSeconds: 30,
+  requestTimeoutSeconds: 0,
+  bodyWindowSeconds: 60,
+  bodyMinBytesPerSecond: 1024,
+  uploadSessionsPerAccount: 100,
+  uploadSessionsPerAddress: 200,
+  minFreeDiskBytes: 256 * 1024 * 1024,
+};
+
+/** Config key (snake_case, under `limits:`) → field. */
+const LIMIT_KEYS: Record<string, keyof Limits> = {
+  headers_timeout_seconds: 'headersTimeoutSeconds',
+  request_timeout_seconds: 'requestTimeoutSeconds',
+  body_window_seconds: 'bodyWindowSeconds',
+  body_min_bytes_per_second: 'bodyMinBytesPerSecond',
+  upload_sessions_per_account: 'uploadSessionsPerAccount',
+  upload_sessions_per_address: 'uploadSessionsPerAddress',
+  min_free_disk_bytes: 'minFreeDiskBytes',
+};
 
 export const DEFAULTS: Config = {
   listen: '127.0.0.1:5000',
@@ -47,6 +87,7 @@ export const DEFAULTS: Config = {
   shutdownGraceSeconds: 10,
   database: { url: null, poolSize: 10 },
   storage: { driver: 'filesystem', s3: {} },
+  limits: DEFAULT_LIMITS,
   auth: {},
   repositories: [],
   gc: {},
@@ -157,6 +198,14 @@ function apply(c: Config, raw: Raw, source: string): void {
         }
         break;
       }
+      case 'limits':
+        if (!isObj(v)) throw new ConfigError(`${k} must be a mapping`);
+        for (const [lk, lv] of Object.entries(v)) {
+          const field = LIMIT_KEYS[lk];
+          if (!field) throw new ConfigError(`${k}.${lk}: unknown setting (known: ${Object.keys(LIMIT_KEYS).join(', ')})`);
+          c.limits[field] = num(lv, `${k}.${lk}`);
+        }
+        break;
       case 'auth':
       case 'gc':
         if (!isObj(v)) throw new ConfigError(`${k} must be a mapping`);

@@ -15,13 +15,16 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { openBackends, type Backends } from './compose.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { UploadService } from './registry/uploads.js';
+import { UploadQuota } from './registry/upload-quota.js';
 import type { RegistryHooks } from './registry/hooks.js';
 import type { RegistryDeps } from './registry/deps.js';
 import { createAuth, type Auth } from './auth/index.js';
 import { createGcServices, type GcServices } from './gc/index.js';
 import type { Route, RequestContext, RequestLogFields } from './http/route.js';
-import { RegistryError, isRegistryError } from './oci/errors.js';
+import { RegistryError, isRegistryError, isStorageFull } from './oci/errors.js';
 import { sendError } from './http/respond.js';
+import { closeAfterError, configureServer, serverOptions, watchBody } from './http/connection.js';
+import { checkFreeSpace } from './storage/disk-space.js';
 import { baseRoutes } from './http/handlers/base.js';
 import { blobRoutes } from './http/handlers/blobs.js';
 import { uploadRoutes } from './http/handlers/uploads.js';
@@ -78,7 +81,13 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
   const backends = await openBackends(config, { log });
   const { blobs } = backends;
   const meta = backends.metadata.registry;
-  const uploads = new UploadService(blobs, meta);
+  const quota = new UploadQuota({
+    perAccount: config.limits.uploadSessionsPerAccount,
+    perAddress: config.limits.uploadSessionsPerAddress,
+    exists: async (id) => (await meta.getUpload(id)) !== null,
+    log,
+  });
+  const uploads = new UploadService(blobs, meta, quota);
   const metrics = createMetrics({ uploadsInFlight: () => uploads.uploadsInFlight });
 
   // Accounts, tokens, Nitro repositories and push rules. With auth disabled it still provides the
@@ -121,7 +130,11 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
   let draining = false;
   const routes: Route[] = [
     ...healthRoutes({
-      checks: { database: () => backends.metadata.ping(), storage: () => blobs.check() },
+      checks: {
+        database: () => backends.metadata.ping(),
+        storage: () => blobs.check(),
+        disk: () => checkFreeSpace(config.dataDir, config.limits.minFreeDiskBytes),
+      },
       draining: () => draining,
     }),
     ...extraRoutes,
@@ -148,8 +161,15 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
   );
   purgeTimer.unref();
 
+  /** Set when close() begins: the stores are about to close, so new work is refused with 503. */
+  let closing = false;
+  const shuttingDown = () => new RegistryError('UNAVAILABLE', undefined, undefined, { 'Retry-After': String(RETRY_AFTER_SHUTDOWN_SECONDS) });
+  /** Storage-full refusals since the last log line about them (logged at most once per STORAGE_FULL_LOG_MS). */
+  let storageFull = { lastLogged: 0, suppressed: 0 };
+
   async function dispatch(req: IncomingMessage, res: ServerResponse, fields: RequestLogFields, matched: { route: string }): Promise<void> {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    if (closing) throw shuttingDown();
     // Prefix a fixed origin instead of resolving against a base: a path like "//host:99999/" must stay a path.
     let url: URL;
     try {
@@ -193,12 +213,35 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
     const started = process.hrtime.bigint();
     const fields: RequestLogFields = {};
     const matched = { route: 'unmatched' };
+    watchBody(req, res, config.limits, log);
     const done: Promise<void> = dispatch(req, res, fields, matched)
       .catch((err: unknown) => {
+        // An unread body is not drained (a trickling client would hold the socket): answer, then close.
+        closeAfterError(req, res);
         if (isRegistryError(err)) {
           fields.error = err.code;
           sendError(res, err);
-        } else if ((err as { name?: string })?.name === 'AbortError' || res.destroyed) {
+        } else if (res.destroyed) {
+          fields.error = 'aborted';
+          res.destroy();
+        } else if (isStorageFull(err)) {
+          // Every write path rolls back what it could not finish (a chunk is truncated to the last saved
+          // offset, a commit leaves the session resumable), so the client may retry once space is freed.
+          fields.error = 'STORAGE_FULL';
+          const now = Date.now();
+          if (now - storageFull.lastLogged >= STORAGE_FULL_LOG_MS) {
+            log.error(
+              { code: (err as NodeJS.ErrnoException).code, message: (err as Error).message, method: req.method, path: req.url?.split('?')[0], alsoRefusedSinceLastLine: storageFull.suppressed },
+              'storage full: write refused with 507, nothing partial kept; free space on the data directory',
+            );
+            storageFull = { lastLogged: now, suppressed: 0 };
+          } else storageFull.suppressed++;
+          sendError(res, new RegistryError('STORAGE_FULL'));
+        } else if (closing) {
+          // Aborted by shutdown (or a store closed under it): the client should retry, not report a bug.
+          fields.error = 'UNAVAILABLE';
+          sendError(res, shuttingDown());
+        } else if ((err as { name?: string })?.name === 'AbortError') {
           fields.error = 'aborted';
           res.destroy();
         } else {
@@ -206,8 +249,6 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
           fields.error = 'internal';
           sendError(res, new RegistryError('UNKNOWN', 'internal server error'));
         }
-        // Unread request bodies would stall a keep-alive connection: drain what is left.
-        if (!req.complete) req.resume();
       })
       .finally(() => {
         record();
@@ -237,6 +278,7 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
     res.once('finish', record);
   };
 
+  let closePromise: Promise<void> | null = null;
   return {
     handler,
     config,
@@ -250,19 +292,31 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
     drain() {
       draining = true;
     },
-    async close() {
-      draining = true;
-      clearInterval(purgeTimer);
-      for (const a of handlerAborts) a.abort(new Error('server shutting down'));
-      await gc.close();
-      // Aborted handlers roll their chunk back (file truncate + no offset change): let them finish first.
-      const settled = Promise.allSettled([...inFlight]);
-      await Promise.race([settled, new Promise((r) => setTimeout(r, 5000).unref())]);
-      auth.close();
-      await backends.close();
+    close() {
+      closePromise ??= closeAll();
+      return closePromise;
     },
   };
+
+  async function closeAll(): Promise<void> {
+    draining = true;
+    closing = true;
+    clearInterval(purgeTimer);
+    // A RegistryError as the reason: streams reject with it, and the client gets 503 + Retry-After.
+    for (const a of handlerAborts) a.abort(shuttingDown());
+    await gc.close();
+    // Aborted handlers roll their chunk back (file truncate + no offset change): let them finish first.
+    const settled = Promise.allSettled([...inFlight]);
+    await Promise.race([settled, new Promise((r) => setTimeout(r, 5000).unref())]);
+    auth.close();
+    await backends.close();
+  }
 }
+
+/** Retry-After of the 503 answered while shutting down: about what a restart takes. */
+const RETRY_AFTER_SHUTDOWN_SECONDS = 10;
+/** A full disk fails every write: one log line per this interval, with the count of the others. */
+const STORAGE_FULL_LOG_MS = 60_000;
 
 export interface RunningRegistry {
   readonly url: string;
@@ -277,14 +331,16 @@ export async function startRegistry(overrides: Record<string, unknown> | Config 
   const { config } = registry;
   let server: Server;
   try {
-    server = config.tls ? createHttpsServer(tlsOptions(config.tls), registry.handler) : createHttpServer(registry.handler);
+    server = config.tls
+      ? createHttpsServer({ ...tlsOptions(config.tls), ...serverOptions(config.limits) }, registry.handler)
+      : createHttpServer(serverOptions(config.limits), registry.handler);
   } catch (e) {
     await registry.close(); // else its database and timers keep the process alive
     throw e;
   }
-  // Large blob uploads can take a long time; Node's default 5 min request timeout would cut them.
-  server.requestTimeout = 0;
-  server.keepAliveTimeout = 65_000;
+  // Header and request timeouts, half-open sockets (http/connection.ts). Large blob uploads can take a long
+  // time, so by default only the body's minimum rate limits them, not node's 5 min request timeout.
+  configureServer(server, config.limits, registry.log);
   const idx = config.listen.lastIndexOf(':');
   const host = config.listen.slice(0, idx).replace(/^\[|\]$/g, '');
   const port = Number(config.listen.slice(idx + 1));

@@ -25,6 +25,9 @@ export const ERROR_CODES = {
   TAG_IMMUTABLE: { status: 409, message: 'tag is immutable: overwriting it is refused by the push rule allow_tag_overwrite=false' },
   NOT_FOUND: { status: 404, message: 'no such endpoint' },
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
+  // Operational refusals (sent as UNKNOWN on the wire, see toBody; the status and message say what happened):
+  STORAGE_FULL: { status: 507, message: 'insufficient storage: the registry is out of disk space; nothing of this request was kept, retry later' },
+  UNAVAILABLE: { status: 503, message: 'the registry is shutting down; retry shortly' },
   UNKNOWN: { status: 500, message: 'unknown error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
@@ -53,6 +56,9 @@ export class RegistryError extends Error {
       MANIFEST_TOO_LARGE: 'SIZE_INVALID',
       RANGE_INVALID: 'BLOB_UPLOAD_INVALID',
       TAG_IMMUTABLE: 'DENIED',
+      // The spec has no code for these; UNKNOWN is the one every client accepts, with status 507/503.
+      STORAGE_FULL: 'UNKNOWN',
+      UNAVAILABLE: 'UNKNOWN',
     };
     const code = wire[this.code] ?? this.code;
     return { errors: [{ code, message: this.message, ...(this.detail === undefined ? {} : { detail: this.detail }) }] };
@@ -74,4 +80,16 @@ export function throwIfRefused(
   if (outcome.ok) return;
   if (outcome.reason === 'unknown') throw unknown();
   throw immutableRefusal(outcome.what, outcome.detail);
+}
+
+/** errno / driver codes that mean "no space left": the filesystem, a quota, SQLite, PostgreSQL (53100 disk_full). */
+const STORAGE_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL', '53100']);
+
+/** True when `e` (or an error it wraps as `cause`) is a disk-full or quota error. */
+export function isStorageFull(e: unknown): boolean {
+  for (let cur = e, depth = 0; cur && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && STORAGE_FULL_CODES.has(code)) return true;
+  }
+  return false;
 }

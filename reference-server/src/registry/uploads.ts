@@ -11,6 +11,7 @@ import { RegistryError } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
 import { UPLOAD_ID_RE, type BlobStore, type BlobUpload } from '../storage/blob-store.js';
 import type { BlobRecord, MetadataStore, UploadRecord } from '../metadata/store.js';
+import type { SessionOwner, UploadQuota } from './upload-quota.js';
 
 export interface ChunkOptions {
   /** Content-Range start, when the client sent one: must equal the session's offset. */
@@ -37,18 +38,23 @@ export class UploadService {
   constructor(
     private readonly blobs: BlobStore,
     private readonly meta: MetadataStore,
+    /** Caps open sessions per account/address (none when absent: CLIs, GC). */
+    private readonly quota?: UploadQuota,
   ) {}
 
   get uploadsInFlight(): number {
     return this.inFlight;
   }
 
-  async start(repository: string): Promise<UploadRecord> {
+  /** Opens a session; with an `owner` it counts against that owner's session caps (429 when over). */
+  async start(repository: string, owner?: SessionOwner): Promise<UploadRecord> {
+    if (owner) await this.quota?.admit(owner);
     const id = randomUUID();
     const upload = await this.blobs.startUpload(id);
     try {
       const rec = await this.meta.createUpload(id, repository, upload.state());
       this.remember(upload);
+      if (owner) this.quota?.add(id, owner);
       return rec;
     } catch (e) {
       await upload.cancel().catch(() => undefined);
@@ -103,6 +109,7 @@ export class UploadService {
       }
       this.recent.delete(id);
       await this.meta.deleteUpload(id);
+      this.quota?.release(id);
       return blob;
     });
   }
@@ -141,6 +148,7 @@ export class UploadService {
 
   private async discard(id: string): Promise<void> {
     this.recent.delete(id);
+    this.quota?.release(id);
     await this.meta.deleteUpload(id);
     await this.blobs.deleteUpload(id);
   }

@@ -117,7 +117,7 @@ export function uploadRoutes(deps: RegistryDeps): Route[] {
         }
 
         ctx.req.resume(); // a POST that opens a session carries no data we keep
-        const rec = await deps.uploads.start(name);
+        const rec = await deps.uploads.start(name, { account: ctx.principal.subject, address: ctx.req.socket.remoteAddress ?? 'unknown' });
         ctx.res.setHeader('OCI-Chunk-Min-Length', String(deps.options.chunkMinLength));
         return sessionAccepted(ctx, name, rec.id, 0);
       },

@@ -3,10 +3,23 @@
 // Each subcommand's module is loaded only when used, so the conformance suite never loads server code.
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const build = join(root, 'build');
+
+// Exit codes (reference-server/src/setup-error.ts holds the same table for the server's modules).
+const EXIT_USAGE = 2;
+const EXIT_PIPE_CLOSED = 141;
+
+// `nitro-registry … | head`: the reader went away. Stop quietly, with the code a shell reports for a
+// process ended by SIGPIPE (128 + 13), instead of an EPIPE stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err && err.code === 'EPIPE') process.exit(EXIT_PIPE_CLOSED);
+    throw err;
+  });
+}
 
 const COMMANDS = {
   serve: ['reference-server/src/cli.js', 'serveCommand', 'run the reference registry server'],
@@ -26,18 +39,42 @@ function usage() {
   const lines = Object.entries(COMMANDS)
     .filter(([, [file]]) => existsSync(join(build, file)))
     .map(([name, [, , help]]) => `  ${name.padEnd(12)} ${help}`);
-  return `Usage: nitro-registry <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'nitro-registry <command> --help' for a command's options.\n`;
+  return `Usage: nitro-registry <command> [options]
+       nitro-registry --version | --help
+
+Commands:
+${lines.join('\n')}
+
+Run 'nitro-registry <command> --help' for a command's options, environment variables and exit codes.
+
+Exit codes shared by every command:
+  0    done
+  1    the command ran and failed (or an internal error, printed with its stack)
+  2    usage or configuration error: unknown command or flag, config file syntax or key, bad value
+  3    environment problem: port in use, TLS file missing, data directory cannot be created (serve, gc, user, token, keys)
+  141  stdout was closed by its reader (e.g. '| head'); the command stopped quietly
+Errors of kinds 2 and 3 are one line on stderr naming the setting and what is wrong.
+`;
+}
+
+function version() {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  return `nitro-registry ${pkg.version} (node ${process.versions.node})\n`;
 }
 
 const [command, ...args] = process.argv.slice(2);
+if (command === '--version' || command === '-V' || command === 'version') {
+  process.stdout.write(version());
+  process.exit(0);
+}
 if (!command || command === '-h' || command === '--help') {
   process.stdout.write(usage());
-  process.exit(command ? 0 : 2);
+  process.exit(command ? 0 : EXIT_USAGE);
 }
-const entry = COMMANDS[command];
+const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
 if (!entry) {
   process.stderr.write(`nitro-registry: unknown command '${command}'\n\n${usage()}`);
-  process.exit(2);
+  process.exit(EXIT_USAGE);
 }
 const file = join(build, entry[0]);
 if (!existsSync(file)) {
@@ -47,14 +84,18 @@ if (!existsSync(file)) {
     `nitro-registry: '${command}' is not available here (${file} is missing): in a checkout run 'npm run build'; ` +
       `in a container use the full image (tag suffix -full), the default image has only the server's commands\n`,
   );
-  process.exit(2);
+  process.exit(EXIT_USAGE);
 }
 try {
   const mod = await import(pathToFileURL(file).href);
   const code = await mod[entry[1]](args);
   process.exitCode = typeof code === 'number' ? code : 0;
 } catch (err) {
-  const known = err && (err.name === 'ConfigError' || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code?.startsWith?.('ERR_PARSE_ARGS'));
-  process.stderr.write(`nitro-registry ${command}: ${known ? err.message : err?.stack ?? err}\n`);
-  process.exitCode = known ? 2 : 1;
+  // A bad setting or environment problem (errors that carry their exit code, and parseArgs' usage errors):
+  // one line naming it. Anything else is a bug: its stack helps whoever reports it.
+  const parseArgs = typeof err?.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS');
+  const known = err && (typeof err.exitCode === 'number' || parseArgs);
+  const line = known ? String(err.message).split('\n')[0] : err?.stack ?? err;
+  process.stderr.write(`nitro-registry ${command}: ${line}\n`);
+  process.exitCode = known ? (parseArgs ? EXIT_USAGE : err.exitCode) : 1;
 }

@@ -12,12 +12,34 @@ Serves an OCI Distribution / Docker Registry v2 registry.
 Options (flags override NITRO_REGISTRY_* environment variables, which override the config file):
   --config FILE        YAML or JSON config file            (env NITRO_REGISTRY_CONFIG)
   --listen HOST:PORT   address to listen on                (env NITRO_REGISTRY_LISTEN, default 127.0.0.1:5000)
-  --data DIR           data directory                      (env NITRO_REGISTRY_DATA, default ./data)
+  --data DIR           data directory, created if needed   (env NITRO_REGISTRY_DATA, default ./data)
   --tls-cert FILE      PEM certificate, serve HTTPS        (env NITRO_REGISTRY_TLS_CERT)
   --tls-key FILE       PEM private key                     (env NITRO_REGISTRY_TLS_KEY)
-  --log-level LEVEL    fatal|error|warn|info|debug|silent  (env NITRO_REGISTRY_LOG_LEVEL, default info)
+  --log-level LEVEL    fatal|error|warn|info|debug|trace|silent (env NITRO_REGISTRY_LOG_LEVEL, default info)
   --no-auth            anonymous read/write, like registry:2 (env NITRO_REGISTRY_AUTH=false)
   -h, --help           show this help
+
+Other environment variables:
+  NITRO_REGISTRY_ADMIN_PASSWORD      password of the "admin" account created at the first start (8 to 1024
+                                     characters; else one is generated and printed once)
+  NITRO_REGISTRY_AUTH                true|false: token auth on (default) or anonymous read/write
+  NITRO_REGISTRY_EXTERNAL_URL        base URL clients use (realm of the 401 challenge)
+  NITRO_REGISTRY_DATABASE_URL        postgres://… metadata database shared by replicas (default SQLite under --data)
+  NITRO_REGISTRY_STORAGE_DRIVER      filesystem (default) | s3 (settings in the config file's storage.s3)
+  NITRO_REGISTRY_UPLOAD_TTL_SECONDS  idle upload sessions older than this are purged (default 86400)
+The config file holds every other setting (auth, repositories, gc, database, storage): see README.md and docs/auth.md.
+
+At start-up stderr shows the address, the data directory, the admin account when it was just created and
+the built-in "default" repository's push rules (allow_tag_overwrite=true there; repositories created through
+the API or the config file default every rule to false, as in the quick reference).
+
+Exit codes:
+  0  stopped by SIGINT or SIGTERM (in-flight requests were given shutdown_grace_seconds)
+  1  internal error (printed with its stack)
+  2  usage or configuration error: unknown flag, config file syntax or unknown key, bad environment variable
+     or value (port above 65535, admin password shorter than 8 characters…) — one line naming the setting
+  3  environment problem: port in use or not permitted, TLS file missing, unreadable or not PEM, data
+     directory that cannot be created or written, database unreachable — one line naming the setting
 `;
 
 export async function serveCommand(argv: string[]): Promise<number> {

@@ -6,10 +6,10 @@
  *   database.url set     → PostgreSQL, shared by every replica      (metadata/postgres/)
  *   storage.driver       → filesystem under <data> (default) | s3   (storage/)
  */
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { SetupError, fsReason } from './setup-error.js';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { ConfigError } from './config.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { FsBlobStore } from './storage/fs-blob-store.js';
 import type { MetadataBackend } from './metadata/backend.js';
@@ -48,16 +48,23 @@ export async function openMetadata(config: Config, opts: OpenOptions = {}): Prom
       ...(opts.now ? { now: opts.now } : {}),
     });
   }
+  ensureDataDir(config);
+  return openSqliteBackend(config.dataDir, { durability: config.durability, ...(opts.now ? { now: opts.now } : {}) });
+}
+
+/** The data directory (blobs, uploads, SQLite), created if needed; else one line naming the setting. */
+export function ensureDataDir(config: Config): void {
   try {
     mkdirSync(config.dataDir, { recursive: true });
+    accessSync(config.dataDir, constants.W_OK);
   } catch (e) {
-    throw new ConfigError(`data directory ${config.dataDir} cannot be created: ${(e as Error).message}`);
+    throw new SetupError(`data (--data, NITRO_REGISTRY_DATA) ${config.dataDir}: cannot be created or written: ${fsReason(e)}`);
   }
-  return openSqliteBackend(config.dataDir, { durability: config.durability, ...(opts.now ? { now: opts.now } : {}) });
 }
 
 /** Opens both; closes what was opened if the second fails. */
 export async function openBackends(config: Config, opts: OpenOptions = {}): Promise<Backends> {
+  if (config.storage.driver === 'filesystem' || !config.database.url) ensureDataDir(config);
   const blobs = await openBlobStore(config, opts);
   await blobs.init();
   let metadata: MetadataBackend;

@@ -96,7 +96,23 @@ export const DEFAULTS: Config = {
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  /** bin/nitro-registry.js exits with it (setup-error.ts EXIT.usage). */
+  readonly exitCode = 2;
 }
+
+/** How a setting is named in messages: the file's key, the environment variable, or the flag. */
+const ENV_NAMES: Record<string, string> = {
+  listen: 'NITRO_REGISTRY_LISTEN',
+  data: 'NITRO_REGISTRY_DATA',
+  log_level: 'NITRO_REGISTRY_LOG_LEVEL',
+  tls: 'NITRO_REGISTRY_TLS_CERT/NITRO_REGISTRY_TLS_KEY',
+  uploads: 'NITRO_REGISTRY_UPLOAD_TTL_SECONDS',
+  database: 'NITRO_REGISTRY_DATABASE_URL',
+  storage: 'NITRO_REGISTRY_STORAGE_DRIVER',
+  auth: 'NITRO_REGISTRY_AUTH/NITRO_REGISTRY_EXTERNAL_URL',
+};
+const settingName = (source: string, key: string): string =>
+  source === 'environment' ? (ENV_NAMES[key] ?? key) : source === 'flags' ? `--${key.replace(/_/g, '-')}` : `${source}: ${key}`;
 
 type Raw = Record<string, unknown>;
 const isObj = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -120,10 +136,11 @@ const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 
 function apply(c: Config, raw: Raw, source: string): void {
   for (const [key, v] of Object.entries(raw)) {
     if (v === undefined) continue;
-    const k = `${source}: ${key}`;
+    const k = settingName(source, key);
     switch (key) {
       case 'listen':
-        if (typeof v !== 'string' || !/^(\[[0-9a-fA-F:]+\]|[^:]+):\d+$/.test(v)) throw new ConfigError(`${k} must be HOST:PORT`);
+        if (typeof v !== 'string' || !/^(\[[0-9a-fA-F:]+\]|[^:]+):\d+$/.test(v)) throw new ConfigError(`${k} must be HOST:PORT (got ${JSON.stringify(v)})`);
+        if (Number(v.slice(v.lastIndexOf(':') + 1)) > 65535) throw new ConfigError(`${k}: port ${v.slice(v.lastIndexOf(':') + 1)} is above 65535`);
         c.listen = v;
         break;
       case 'data':
@@ -216,7 +233,8 @@ export function readConfigFile(file: string): Raw {
   try {
     doc = parseYaml(text); // YAML is a superset of JSON
   } catch (e) {
-    throw new ConfigError(`config file ${file} is not valid YAML/JSON: ${(e as Error).message}`);
+    // The yaml library adds a code frame on the following lines; the first line names line and column.
+    throw new ConfigError(`config file ${file} is not valid YAML/JSON: ${(e as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
   }
   if (doc === null || doc === undefined) return {};
   if (!isObj(doc)) throw new ConfigError(`config file ${file} must hold a mapping`);

@@ -6,6 +6,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+import { SetupError, fsReason, listenError } from './setup-error.js';
 import type { AddressInfo } from 'node:net';
 import { configFrom, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
@@ -329,19 +331,30 @@ export interface RunningRegistry {
 export async function startRegistry(overrides: Record<string, unknown> | Config = {}, opts: RegistryOptions = {}): Promise<RunningRegistry> {
   const registry = await createRegistry(overrides, opts);
   const { config } = registry;
-  const server: Server = config.tls
-    ? createHttpsServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), ...serverOptions(config.limits) }, registry.handler)
-    : createHttpServer(serverOptions(config.limits), registry.handler);
+  let server: Server;
+  try {
+    server = config.tls
+      ? createHttpsServer({ ...tlsOptions(config.tls), ...serverOptions(config.limits) }, registry.handler)
+      : createHttpServer(serverOptions(config.limits), registry.handler);
+  } catch (e) {
+    await registry.close(); // else its database and timers keep the process alive
+    throw e;
+  }
   // Header and request timeouts, half-open sockets (http/connection.ts). Large blob uploads can take a long
   // time, so by default only the body's minimum rate limits them, not node's 5 min request timeout.
   configureServer(server, config.limits, registry.log);
   const idx = config.listen.lastIndexOf(':');
   const host = config.listen.slice(0, idx).replace(/^\[|\]$/g, '');
   const port = Number(config.listen.slice(idx + 1));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (e) {
+    await registry.close();
+    throw listenError(e, config.listen);
+  }
   const addr = server.address() as AddressInfo;
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${config.tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
@@ -379,4 +392,22 @@ async function readSmallBlob(blobs: BlobStore, digest: string, limit: number): P
   const chunks: Buffer[] = [];
   for await (const c of opened.stream) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
+}
+
+/** Reads the TLS files, naming the setting when one is missing, unreadable or not PEM. */
+function tlsOptions(tls: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
+  const read = (file: string, setting: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new SetupError(`${setting} ${file}: ${fsReason(e)}`);
+    }
+  };
+  const opts = { cert: read(tls.cert, 'tls.cert (--tls-cert)'), key: read(tls.key, 'tls.key (--tls-key)') };
+  try {
+    createSecureContext(opts);
+  } catch (e) {
+    throw new SetupError(`tls: ${tls.cert} / ${tls.key} are not a usable PEM certificate and private key: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return opts;
 }

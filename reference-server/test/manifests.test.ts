@@ -254,7 +254,7 @@ t.test('unknown manifests: MANIFEST_UNKNOWN in a known repository, NAME_UNKNOWN 
   t.same(errorCodes(unknownRepo.body), ['NAME_UNKNOWN']);
 });
 
-t.test('invalid references: bad tags → 400 TAG_INVALID, bad digests → 400 DIGEST_INVALID', async (t) => {
+t.test('invalid references: PUT/DELETE answer 400 TAG_INVALID / DIGEST_INVALID; GET/HEAD answer 404 MANIFEST_UNKNOWN', async (t) => {
   const fx = await registryFixture(t);
   const m = ociImage();
   for (const b of allBlobs(m)) await pushBlob(fx.request, 'r', b);
@@ -263,12 +263,29 @@ t.test('invalid references: bad tags → 400 TAG_INVALID, bad digests → 400 DI
     const res = await putManifest(fx.request, 'r', tag, m);
     t.equal(res.status, 400, `tag ${tag.slice(0, 20)}`);
     t.same(errorCodes(res.body), ['TAG_INVALID']);
-    t.equal((await fx.request.get(`/v2/r/manifests/${tag}`)).status, 400, `GET tag ${tag.slice(0, 20)}`);
+    const del = await fx.request.delete(`/v2/r/manifests/${tag}`);
+    t.equal(del.status, 400, `DELETE tag ${tag.slice(0, 20)}`);
+    t.same(errorCodes(del.body), ['TAG_INVALID']);
+    const get = await fx.request.get(`/v2/r/manifests/${tag}`);
+    t.equal(get.status, 404, `GET tag ${tag.slice(0, 20)}`);
+    t.same(errorCodes(get.body), ['MANIFEST_UNKNOWN']);
+    t.equal((await fx.request.head(`/v2/r/manifests/${tag}`)).status, 404, `HEAD tag ${tag.slice(0, 20)}`);
   }
+  // The official Ginkgo suite's probe.
+  const probe = await fx.request.get('/v2/r/manifests/.INVALID_MANIFEST_NAME');
+  t.equal(probe.status, 404);
+  t.same(errorCodes(probe.body), ['MANIFEST_UNKNOWN']);
   for (const d of ['sha256:abc', `sha512:${'a'.repeat(64)}`, `foo:${'a'.repeat(64)}`]) {
+    const put = await putManifest(fx.request, 'r', d, m);
+    t.equal(put.status, 400, `PUT digest ${d.slice(0, 20)}`);
+    t.same(errorCodes(put.body), ['DIGEST_INVALID']);
+    const del = await fx.request.delete(`/v2/r/manifests/${d}`);
+    t.equal(del.status, 400, `DELETE digest ${d.slice(0, 20)}`);
+    t.same(errorCodes(del.body), ['DIGEST_INVALID']);
     const res = await fx.request.get(`/v2/r/manifests/${d}`);
-    t.equal(res.status, 400, `digest ${d.slice(0, 20)}`);
-    t.same(errorCodes(res.body), ['DIGEST_INVALID']);
+    t.equal(res.status, 404, `GET digest ${d.slice(0, 20)}`);
+    t.same(errorCodes(res.body), ['MANIFEST_UNKNOWN']);
+    t.equal((await fx.request.head(`/v2/r/manifests/${d}`)).status, 404, `HEAD digest ${d.slice(0, 20)}`);
   }
 });
 
@@ -282,4 +299,18 @@ t.test('an index may reference children pushed by digest only; a blob is not a c
   const res = await putManifest(fx.request, 'r', 'wrong', wrong);
   t.equal(res.status, 400);
   t.same(errorCodes(res.body), ['MANIFEST_BLOB_UNKNOWN']);
+});
+
+t.test('PUT by digest with ?tag= (several): tags set in the same write, OCI-Tag lists them; a bad one → 400, nothing tagged', async (t) => {
+  const fx = await registryFixture(t);
+  const m = ociImage();
+  for (const b of allBlobs(m)) await pushBlob(fx.request, 'r', b);
+  const bad = await putRaw(fx.request, `/v2/r/manifests/${m.digest}?tag=ok&tag=-bad`, m.mediaType, m.bytes);
+  t.equal(bad.status, 400);
+  t.same(errorCodes(bad.body), ['TAG_INVALID']);
+  t.equal((await fx.request.get('/v2/r/manifests/ok')).status, 404, 'no tag from a refused request');
+  const put = await putRaw(fx.request, `/v2/r/manifests/${m.digest}?tag=a&tag=b&tag=a`, m.mediaType, m.bytes);
+  t.equal(put.status, 201);
+  t.same(String(put.headers['oci-tag']).split(/,\s*/).sort(), ['a', 'b'], 'OCI-Tag names each tag once');
+  for (const tag of ['a', 'b']) t.equal((await fx.request.get(`/v2/r/manifests/${tag}`)).headers['docker-content-digest'], m.digest, `tag ${tag}`);
 });

@@ -375,6 +375,44 @@ export function metadataStoreContract(t: Test, factory: MetadataStoreFactory): v
     t.same((await s.referrers('r', subject.digest)).map((r) => r.digest), [sbom.digest]);
   });
 
+  withStore('referrers: index-attached (BuildKit attestation entries) listed while a declaring index is stored', async (t, s) => {
+    const platform = manifest('r');
+    const att = manifest('r', [], { attestation: true, artifactType: 'application/vnd.oci.image.config.v1+json' });
+    const sig = manifest('r', [], { subject: platform.digest, artifactType: 'application/x-sig' });
+    for (const m of [platform, att, sig]) await s.putManifest(m, [], MUTABLE);
+    const annotations = { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': platform.digest };
+    const describes = { subject: platform.digest, artifactType: 'application/vnd.in-toto+json', annotations };
+    const index1 = manifest('r', [{ digest: platform.digest, kind: 'manifest' }, { digest: att.digest, kind: 'manifest', describes }], { mediaType: OCI_INDEX });
+    const index2 = manifest(
+      'r',
+      [
+        { digest: platform.digest, kind: 'manifest' },
+        { digest: att.digest, kind: 'manifest', describes },
+        { digest: sig.digest, kind: 'manifest', describes: { ...describes, artifactType: 'application/x-other' } },
+      ],
+      { mediaType: OCI_INDEX },
+    );
+    t.same((await s.referrers('r', platform.digest)).map((r) => r.digest), [sig.digest], 'before any index: only the subject referrer');
+    await s.putManifest(index1, ['v1'], MUTABLE);
+    await s.putManifest(index2, ['v2'], MUTABLE);
+    const all = await s.referrers('r', platform.digest);
+    t.same(all.map((r) => r.digest), [att.digest, sig.digest].sort(), 'each digest once, in digest order');
+    t.same(
+      all.find((r) => r.digest === att.digest),
+      { digest: att.digest, mediaType: OCI_MANIFEST, size: att.body.length, artifactType: 'application/vnd.in-toto+json', annotations },
+      "the attachment's artifactType and annotations",
+    );
+    t.equal(all.find((r) => r.digest === sig.digest)!.artifactType, 'application/x-sig', "a manifest's own subject wins over an attachment");
+    t.same((await s.referrers('r', platform.digest, 'application/vnd.in-toto+json')).map((r) => r.digest), [att.digest], 'artifactType filter');
+    t.same(await s.referrers('r', platform.digest, 'application/x-none'), []);
+    t.same(await s.referrers('o', platform.digest), [], 'per repository');
+    t.same(await s.referrers('r', att.digest), [], 'the relation has a direction');
+    t.same(await s.deleteManifest('r', index1.digest, MUTABLE), { ok: true });
+    t.same((await s.referrers('r', platform.digest)).map((r) => r.digest), [att.digest, sig.digest].sort(), 'still declared by the other index');
+    t.same(await s.deleteManifest('r', index2.digest, MUTABLE), { ok: true });
+    t.same((await s.referrers('r', platform.digest)).map((r) => r.digest), [sig.digest], 'gone with the last index that declared it');
+  });
+
   // --- upload sessions -------------------------------------------------------------------------------
 
   withStore('upload sessions: create, get, save under a lease, stale, delete', async (t, s, clock) => {

@@ -1,7 +1,7 @@
 /** GET /v2/<name>/referrers/<digest>: OCI index of referrers, artifactType filter, pagination. */
 import t from 'tap';
 import { registryFixture, errorCodes, pushTree } from './helpers/registry.js';
-import { MT, artifact, digestOf, ociImage, ociIndex, multiPlatformIndex, parsePlatform } from './helpers/oci.js';
+import { MT, artifact, blobOf, descriptor, digestOf, ociImage, ociIndex, multiPlatformIndex, parsePlatform, type Built } from './helpers/oci.js';
 
 const SIG = 'application/vnd.nitro.test.signature';
 const SBOM = 'application/vnd.nitro.test.sbom+json';
@@ -122,4 +122,75 @@ t.test('many referrers page with Link (max_page_size small)', async (t) => {
     next = link ? (/^<([^>]+)>;\s*rel="next"$/.exec(link)?.[1] ?? null) : null;
   }
   t.same(got.sort(), sboms.sort(), 'filtered pages hold only the filtered type');
+});
+
+/** What `docker buildx build --push` (provenance on) stores: an index listing each platform image and, per platform, an attestation manifest. */
+function buildxIndex() {
+  const build = (doc: Record<string, unknown>, blobs: ReturnType<typeof blobOf>[], children: Built[] = []): Built => {
+    const b = blobOf(JSON.stringify(doc), doc.mediaType as string);
+    return { ...b, doc, blobs, children };
+  };
+  const platforms = [ociImage({ platform: parsePlatform('linux/amd64') }), ociImage({ platform: parsePlatform('linux/arm64') })];
+  const attestations = platforms.map((p) => {
+    const config = blobOf(JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [] } }), MT.ociConfig);
+    const statement = (predicateType: string) =>
+      blobOf(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType, subject: [{ name: 'x', digest: { sha256: p.digest.slice(7) } }], predicate: {} }), 'application/vnd.in-toto+json');
+    const provenance = statement('https://slsa.dev/provenance/v0.2');
+    const sbom = statement('https://spdx.dev/Document');
+    const doc = {
+      schemaVersion: 2,
+      mediaType: MT.ociManifest,
+      config: descriptor(config),
+      layers: [
+        descriptor(provenance, { annotations: { 'in-toto.io/predicate-type': 'https://slsa.dev/provenance/v0.2' } }),
+        descriptor(sbom, { annotations: { 'in-toto.io/predicate-type': 'https://spdx.dev/Document' } }),
+      ],
+    };
+    return build(doc, [config, provenance, sbom]);
+  });
+  const doc = {
+    schemaVersion: 2,
+    mediaType: MT.ociIndex,
+    manifests: [
+      ...platforms.map((p) => descriptor(p, { platform: p.platform! })),
+      ...attestations.map((a, i) =>
+        descriptor(a, {
+          platform: { architecture: 'unknown', os: 'unknown' },
+          annotations: { 'vnd.docker.reference.digest': platforms[i]!.digest, 'vnd.docker.reference.type': 'attestation-manifest' },
+        }),
+      ),
+    ],
+  };
+  return { index: build(doc, [], [...platforms, ...attestations]), platforms, attestations };
+}
+
+t.test('index-attached attestations (buildx) are referrers of the platform manifest they describe, with artifactType in-toto', async (t) => {
+  const fx = await registryFixture(t);
+  const { index, platforms, attestations } = buildxIndex();
+  await pushTree(fx.request, 'app', index, 'latest');
+  for (const [i, p] of platforms.entries()) {
+    const res = await fx.request.get(`/v2/app/referrers/${p.digest}`);
+    t.equal(res.status, 200);
+    t.same(res.body.manifests, [
+      {
+        mediaType: MT.ociManifest,
+        digest: attestations[i]!.digest,
+        size: attestations[i]!.size,
+        artifactType: 'application/vnd.in-toto+json',
+        annotations: {
+          'vnd.docker.reference.digest': p.digest,
+          'vnd.docker.reference.type': 'attestation-manifest',
+          'in-toto.io/predicate-type': 'https://slsa.dev/provenance/v0.2,https://spdx.dev/Document',
+        },
+      },
+    ], `platform ${i}: its attestation, nothing else`);
+    const filtered = await fx.request.get(`/v2/app/referrers/${p.digest}?artifactType=${encodeURIComponent('application/vnd.in-toto+json')}`);
+    t.equal(filtered.body.manifests.length, 1, 'the artifactType filter finds it');
+    t.equal(filtered.headers['oci-filters-applied'], 'artifactType');
+  }
+  t.same((await fx.request.get(`/v2/app/referrers/${index.digest}`)).body.manifests, [], 'the index itself has no referrers');
+  t.same((await fx.request.get(`/v2/other/referrers/${platforms[0]!.digest}`)).body.manifests, [], 'per repository');
+  // The relation lives with the index: delete it and the attestations are no longer listed.
+  t.equal((await fx.request.delete(`/v2/app/manifests/${index.digest}`)).status, 202);
+  t.same((await fx.request.get(`/v2/app/referrers/${platforms[0]!.digest}`)).body.manifests, []);
 });

@@ -73,7 +73,27 @@ t.test('a database from before versioned migrations upgrades in place and keeps 
       body BLOB NOT NULL, subject TEXT, artifact_type TEXT, annotations TEXT, created_at INTEGER NOT NULL, PRIMARY KEY (repository, digest)) WITHOUT ROWID;
     CREATE TABLE uploads (id TEXT PRIMARY KEY, repository TEXT NOT NULL, offset INTEGER NOT NULL, started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
     CREATE TABLE repo_blobs (repository TEXT NOT NULL, digest TEXT NOT NULL, linked_at INTEGER NOT NULL, PRIMARY KEY (repository, digest)) WITHOUT ROWID;
+    CREATE TABLE manifest_refs (repository TEXT NOT NULL, digest TEXT NOT NULL, child TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (repository, digest, kind, child)) WITHOUT ROWID;
   `);
+  // A buildx index pushed before index-attached referrers existed: migration 3 makes its attestation a referrer.
+  const platform = `sha256:${'5'.repeat(64)}`;
+  const index = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [
+      { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: platform, size: 10, platform: { os: 'linux', architecture: 'amd64' } },
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: `sha256:${'4'.repeat(64)}`,
+        size: 100,
+        annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': platform },
+      },
+    ],
+  });
+  const indexDigest = `sha256:${'6'.repeat(64)}`;
+  old.prepare('INSERT INTO manifests VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, 1)').run('r', indexDigest, 'application/vnd.oci.image.index.v1+json', index.length, Buffer.from(index));
+  old.prepare("INSERT INTO manifest_refs VALUES ('r', ?, ?, 'manifest')").run(indexDigest, `sha256:${'4'.repeat(64)}`);
+  old.prepare("INSERT INTO manifest_refs VALUES ('r', ?, ?, 'manifest')").run(indexDigest, platform);
   const att = JSON.stringify({ schemaVersion: 2, layers: [{ mediaType: 'application/vnd.in-toto+json', digest: `sha256:${'3'.repeat(64)}`, size: 1 }] });
   old.prepare('INSERT INTO manifests VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, 1)').run('r', `sha256:${'4'.repeat(64)}`, 'application/vnd.oci.image.manifest.v1+json', att.length, Buffer.from(att));
   old.prepare('INSERT INTO uploads VALUES (?, ?, ?, 1, 1)').run('old-session-1', 'r', 10);
@@ -83,5 +103,7 @@ t.test('a database from before versioned migrations upgrades in place and keeps 
   t.equal(b.db.pragma('user_version', { simple: true }), LATEST_VERSION, 'migrated to the latest version');
   t.same(migrate(b.db), [], 'nothing left to apply');
   t.same((await b.registry.getUpload('old-session-1'))?.state, { size: 10, hash: '' }, 'old sessions get a state to resume from');
-  t.equal(b.db.prepare('SELECT attestation FROM manifests').pluck().get(), 1, 'attestation manifests are flagged');
+  t.equal(b.db.prepare('SELECT attestation FROM manifests WHERE digest = ?').pluck().get(`sha256:${'4'.repeat(64)}`), 1, 'attestation manifests are flagged');
+  const referrers = await b.registry.referrers('r', platform);
+  t.same(referrers.map((r) => [r.digest, r.artifactType]), [[`sha256:${'4'.repeat(64)}`, 'application/vnd.in-toto+json']], 'an index pushed before lists its attestation as a referrer');
 });

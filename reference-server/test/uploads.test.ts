@@ -117,6 +117,12 @@ t.test('chunked PATCH with Content-Range; out-of-order and overlapping → 416, 
   t.equal(c2.status, 202, 'the session is still usable');
   t.equal(c2.headers.range, '0-799');
 
+  // The final chunk on PUT obeys the same rule (the redesigned OCI conformance suite checks it).
+  const badPut = await finish(fx, loc, blob.digest, b.subarray(900), [900, 999]);
+  t.equal(badPut.status, 416, 'a final chunk after a gap is refused');
+  t.equal(badPut.headers.range, '0-799', 'and tells the client where to resume');
+  t.equal((await fx.request.get(loc)).headers.range, '0-799', 'the session kept its bytes');
+
   const put = await finish(fx, loc, blob.digest, b.subarray(800), [800, 999]);
   t.equal(put.status, 201, 'PUT with a final chunk');
   await assertStored(t, fx, 'ns/app', b, blob.digest);

@@ -94,8 +94,13 @@ export function createTokenAuthorizer(d: TokenAuthorizerDeps): Authorizer & { pr
     async authorize(req, need: AccessRequirement): Promise<Principal> {
       if (need.kind === 'public') return principalFor(ANONYMOUS);
 
+      // Several scopes go space-separated in one scope parameter, as CNCF Distribution writes them.
       const scopeOf = (n: AccessRequirement): string | undefined =>
-        n.kind === 'repository' ? `repository:${n.name}:${n.actions.join(',')}` : n.kind === 'catalog' ? 'registry:catalog:*' : undefined;
+        n.kind === 'repository'
+          ? [n, ...(n.alsoAsk ?? [])].map((s) => `repository:${s.name}:${s.actions.join(',')}`).join(' ')
+          : n.kind === 'catalog'
+            ? 'registry:catalog:*'
+            : undefined;
       const challenge = (error?: string) => challengeFor(req, d.config, scopeOf(need), error);
 
       if (need.kind === 'repository' && !isValidName(need.name)) {
@@ -145,6 +150,22 @@ export function createTokenAuthorizer(d: TokenAuthorizerDeps): Authorizer & { pr
               );
             }
             deny(req, p, reason, { name: need.name, action });
+          }
+          // Wanted, not required (a mount's source): when the account may do it but this request's token
+          // does not say so, ask for a token that does (401 insufficient_scope naming every scope, as CNCF
+          // Distribution does); a client that follows it comes back able to mount. When the account may
+          // not, carry on: the handler falls back (a mount becomes an upload session).
+          for (const extra of need.alsoAsk ?? []) {
+            for (const action of extra.actions) {
+              if (identity.jwt && p.denial(extra.name, action) === null && !jwtGrants(identity, extra.name, action)) {
+                throw new RegistryError(
+                  'UNAUTHORIZED',
+                  `token does not grant ${action} on ${extra.name}; request a token with scope ${scopeOf(need)}`,
+                  { name: extra.name, action },
+                  challenge('insufficient_scope'),
+                );
+              }
+            }
           }
           return p;
         }

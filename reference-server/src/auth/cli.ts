@@ -36,20 +36,41 @@ export const USER_USAGE = `Usage:
   nitro-registry user passwd NAME [--password-stdin] [--config FILE] [--data DIR]
   nitro-registry user rm NAME [--config FILE] [--data DIR]
   nitro-registry user list [--config FILE] [--data DIR]
-Passwords come from stdin (--password-stdin) or an echo-free prompt, never from the command line.
-The database is the server's: --config FILE (or NITRO_REGISTRY_CONFIG) and NITRO_REGISTRY_DATABASE_URL,
-else SQLite under --data (default $NITRO_REGISTRY_DATA or ./data).
-Exit codes: 0 done, 1 refused (no such user, already exists...), 2 usage or configuration error.
+
+Options:
+  --admin            the account is a registry administrator (every repository, the admin API)
+  --robot            an account without a password: it authenticates only with access tokens
+                     (nitro-registry token create)
+  --password-stdin   read the password (8 to 1024 characters) from stdin; else an echo-free prompt.
+                     Passwords never come from the command line.
+  --config FILE      the server's config file (env NITRO_REGISTRY_CONFIG): its database and data directory
+  --data DIR         data directory holding the SQLite database (env NITRO_REGISTRY_DATA, default ./data)
+  -h, --help         show this help
+
+Environment: NITRO_REGISTRY_CONFIG, NITRO_REGISTRY_DATA, NITRO_REGISTRY_DATABASE_URL (PostgreSQL instead of
+SQLite under --data).
+Exit codes: 0 done, 1 refused (no such user, already exists...), 2 usage or configuration error,
+3 environment problem (data directory cannot be created, database unreachable).
 `;
 
 export const TOKEN_USAGE = `Usage:
   nitro-registry token create USER NAME [--scope repository:NAME:ACTIONS]... [--expires-in SECONDS] [--config FILE] [--data DIR]
   nitro-registry token revoke USER NAME [--config FILE] [--data DIR]
   nitro-registry token list USER [--config FILE] [--data DIR]
-The token is printed once on stdout; only its hash is stored.
-The database is the server's: --config FILE (or NITRO_REGISTRY_CONFIG) and NITRO_REGISTRY_DATABASE_URL,
-else SQLite under --data (default $NITRO_REGISTRY_DATA or ./data).
-Exit codes: 0 done, 1 refused (no such user or token, name taken...), 2 usage or configuration error.
+The token (nrt_…) is printed once on stdout; only its hash is stored. Use it as a password (docker login).
+
+Options:
+  --scope SCOPE      limit the token, repeatable: repository:NAME:ACTIONS (NAME may end in /* or be *;
+                     ACTIONS: pull,push,delete or *); default: everything the user may do
+  --expires-in N     the token expires after N seconds (default: never)
+  --config FILE      the server's config file (env NITRO_REGISTRY_CONFIG): its database and data directory
+  --data DIR         data directory holding the SQLite database (env NITRO_REGISTRY_DATA, default ./data)
+  -h, --help         show this help
+
+Environment: NITRO_REGISTRY_CONFIG, NITRO_REGISTRY_DATA, NITRO_REGISTRY_DATABASE_URL (PostgreSQL instead of
+SQLite under --data).
+Exit codes: 0 done, 1 refused (no such user or token, name taken...), 2 usage or configuration error,
+3 environment problem (data directory cannot be created, database unreachable).
 `;
 
 class UsageError extends Error {}

@@ -34,6 +34,8 @@ export interface AuthConfig {
 
 export class AuthConfigError extends Error {
   override name = 'AuthConfigError';
+  /** bin/nitro-registry.js exits with it (setup-error.ts EXIT.usage). */
+  readonly exitCode = 2;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -92,8 +94,12 @@ export function parseAuthConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
   if (!isObj(rl)) throw new AuthConfigError('auth.login_rate_limit must be a mapping');
   const service = r.service === undefined ? 'nitro-repo' : str(r.service, 'service');
   if (/["\\]/.test(service)) throw new AuthConfigError('auth.service may not contain quotes or backslashes');
-  const adminPassword =
-    r.admin_password !== undefined && r.admin_password !== null ? str(r.admin_password, 'admin_password') : (env.NITRO_REGISTRY_ADMIN_PASSWORD || null);
+  const fromFile = r.admin_password !== undefined && r.admin_password !== null;
+  const adminPassword = fromFile ? str(r.admin_password, 'admin_password') : env.NITRO_REGISTRY_ADMIN_PASSWORD || null;
+  // Checked here, before anything is opened, with the account rule's bounds (auth/accounts.ts).
+  if (adminPassword !== null && (adminPassword.length < 8 || adminPassword.length > 1024)) {
+    throw new AuthConfigError(`${fromFile ? 'auth.admin_password' : 'NITRO_REGISTRY_ADMIN_PASSWORD'} must be 8 to 1024 characters (it has ${adminPassword.length})`);
+  }
 
   return {
     enabled: r.enabled === undefined ? true : bool(r.enabled, 'enabled'),

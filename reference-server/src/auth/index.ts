@@ -18,7 +18,8 @@ import type { Route } from '../http/route.js';
 import { allowAllAuthorizer, type Authorizer } from '../registry/access.js';
 import { parseAuthConfig, type AuthConfig } from './config.js';
 import { Accounts } from './accounts.js';
-import { openRepositories, type NitroRepositories } from '../repositories/store.js';
+import { DEFAULT_REPOSITORY_NAME, openRepositories, type NitroRepositories } from '../repositories/store.js';
+import { describeRules } from '../repositories/config.js';
 import { KeyRing } from './keys.js';
 import { LoginRateLimiter } from './rate-limit.js';
 import { createAudit } from './audit.js';
@@ -86,6 +87,15 @@ export async function createAuth(o: CreateAuthOptions): Promise<Auth> {
     } catch (e) {
       if ((e as { kind?: string }).kind !== 'conflict') throw e;
     }
+  }
+
+  // The default repository's rules differ from the quick reference's all-false defaults: say so.
+  const builtin = repositories.get(DEFAULT_REPOSITORY_NAME);
+  if (builtin) {
+    startupMessages.push(
+      `repository "default" (images no other repository owns, ${builtin.visibility}): ${describeRules(repositories.rules(builtin))}; ` +
+        'other repositories default every push rule to false',
+    );
   }
 
   const contentTrust = new ContentTrust(o.metadata, o.readSmallBlob, () => repositories.version);

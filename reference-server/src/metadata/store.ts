@@ -30,6 +30,23 @@ export interface ManifestReference {
   readonly digest: string;
   /** 'blob' for config and layers; 'manifest' for index children. */
   readonly kind: 'blob' | 'manifest';
+  /** For an index child: the index says this child describes another manifest (see Attachment). */
+  readonly describes?: Attachment;
+}
+
+/**
+ * An index-attached referrer: BuildKit lists its attestation manifests in the image index, annotated
+ * `vnd.docker.reference.type: attestation-manifest` and `vnd.docker.reference.digest: <platform manifest>`,
+ * instead of giving them a `subject`. referrers(subject) lists such a child while the index that declares
+ * it is stored (the relation lives with the index's references and goes with them).
+ */
+export interface Attachment {
+  /** The manifest described (vnd.docker.reference.digest). */
+  readonly subject: string;
+  /** What referrers() reports as the child's artifactType (e.g. application/vnd.in-toto+json). */
+  readonly artifactType: string;
+  /** What referrers() reports as the child's annotations. */
+  readonly annotations: Record<string, string> | null;
 }
 
 export interface ManifestRecord {
@@ -149,7 +166,12 @@ export interface MetadataStore {
   repositoryExists(repository: string): Promise<boolean>;
   /** Repository names in lexical (byte) order after `last`, at most `n`. */
   listRepositories(page: Page): Promise<string[]>;
-  /** Manifests in `repository` whose subject is `subject`, optionally filtered by artifactType. */
+  /**
+   * Manifests in `repository` whose subject is `subject`, plus index-attached referrers (a stored index
+   * in `repository` lists the manifest with `describes.subject === subject`; reported with the
+   * Attachment's artifactType and annotations). Each digest once (its own subject wins), ordered by
+   * digest, optionally filtered by artifactType.
+   */
   referrers(repository: string, subject: string, artifactType?: string): Promise<Referrer[]>;
 
   // --- upload sessions -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 import { RegistryError } from './errors.js';
 import { parseDigest } from './digest.js';
 import { MediaType, MANIFEST_MEDIA_TYPES, isIndexType } from './media-types.js';
-import type { ManifestReference } from '../metadata/store.js';
+import type { Attachment, ManifestReference } from '../metadata/store.js';
 
 export interface Descriptor {
   mediaType: string;
@@ -95,7 +95,8 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
     if (!Array.isArray(doc.manifests)) throw invalid('index has no manifests array');
     doc.manifests.forEach((m, i) => {
       const d = descriptor(m, `manifests[${i}]`);
-      references.push({ digest: d.digest, kind: 'manifest' });
+      const describes = attachmentOf(d);
+      references.push({ digest: d.digest, kind: 'manifest', ...(describes ? { describes } : {}) });
     });
   } else {
     const config = descriptor(doc.config, 'config');
@@ -126,6 +127,46 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
     return true;
   });
   return { mediaType, references: unique, subject, artifactType, annotations: annotationsOf(doc.annotations), attestation };
+}
+
+const REFERENCE_TYPE = 'vnd.docker.reference.type';
+const REFERENCE_DIGEST = 'vnd.docker.reference.digest';
+
+/**
+ * A BuildKit attestation entry of an index (type attestation-manifest, digest of the platform manifest
+ * it describes) as an index-attached referrer. Its artifactType is in-toto's media type; enrichWithChild
+ * adds what only the child manifest knows (the predicate types).
+ */
+function attachmentOf(d: Descriptor): Attachment | null {
+  const a = annotationsOf(d.annotations);
+  if (!a || a[REFERENCE_TYPE] !== 'attestation-manifest') return null;
+  const subject = a[REFERENCE_DIGEST];
+  if (subject === undefined || !parseDigest(subject)) return null;
+  return { subject, artifactType: typeof d.artifactType === 'string' ? d.artifactType : IN_TOTO, annotations: a };
+}
+
+/**
+ * Completes an attachment from its child manifest's bytes: an in-toto attestation names its statements'
+ * predicate types (https://slsa.dev/provenance/v0.2, https://spdx.dev/Document…) in its layers'
+ * `in-toto.io/predicate-type` annotations; they are what a client filters provenance from SBOM by.
+ */
+export function enrichAttachment(a: Attachment, childBody: Buffer | null): Attachment {
+  if (!childBody || !isAttestationManifest(childBody)) return a;
+  const doc = JSON.parse(childBody.toString('utf8')) as { layers: { annotations?: unknown }[] };
+  const predicates = [...new Set(doc.layers.map((l) => annotationsOf(l.annotations)?.[PREDICATE_TYPE]).filter((p): p is string => p !== undefined))];
+  if (predicates.length === 0) return a;
+  return { ...a, annotations: { ...(a.annotations ?? {}), [PREDICATE_TYPE]: predicates.join(',') } };
+}
+
+const PREDICATE_TYPE = 'in-toto.io/predicate-type';
+
+/** The attachment entries of a stored index (database migrations); none when the body is not an index. */
+export function attachmentsOfIndex(body: Buffer, mediaType: string): (ManifestReference & { describes: Attachment })[] {
+  try {
+    return parseManifest(body, mediaType).references.filter((r): r is ManifestReference & { describes: Attachment } => r.describes !== undefined);
+  } catch {
+    return [];
+  }
 }
 
 /** True for an in-toto attestation manifest (BuildKit provenance/SBOM): an image manifest whose every layer is an in-toto statement. */

@@ -12,7 +12,18 @@ export type AccessRequirement =
   /** GET /v2/: any authenticated principal (anonymous when the registry allows anonymous access). */
   | { kind: 'base' }
   /** An action on one repository (image name, e.g. "my-project/myapp"). */
-  | { kind: 'repository'; name: string; actions: RepositoryAction[] }
+  | {
+      kind: 'repository';
+      name: string;
+      actions: RepositoryAction[];
+      /**
+       * Scopes wanted but not required: a mount (`?mount=&from=`) needs pull on `from` to mount, else
+       * it falls back to an upload. The 401 challenge asks for them too (as CNCF Distribution does), and
+       * a token that lacks one the account has gets a 401 insufficient_scope, so a client that follows
+       * the challenge gets a token that can mount. An account without that access is not refused.
+       */
+      alsoAsk?: ReadonlyArray<{ name: string; actions: RepositoryAction[] }>;
+    }
   /** GET /v2/_catalog: listing repositories (filtered by what the principal may pull). */
   | { kind: 'catalog' }
   /** Management API that needs a registry administrator. */

@@ -72,13 +72,7 @@ export class UploadService {
   /** Appends one chunk; returns the session as it is after. On any failure the session is left as it was. */
   async append(id: string, repository: string, body: Readable, opts: ChunkOptions = {}): Promise<UploadRecord> {
     return this.leased(id, repository, async (rec, upload) => {
-      if (opts.start !== undefined && opts.start !== rec.offset) {
-        throw new RegistryError('RANGE_INVALID', `chunk starts at ${opts.start} but the upload has ${rec.offset} bytes`, undefined, {
-          Range: rangeHeader(rec.offset),
-          Location: uploadLocation(repository, id),
-          'Docker-Upload-UUID': id,
-        });
-      }
+      checkChunkStart(rec, opts);
       await this.appendTo(upload, body, opts);
       const state = upload.state();
       if (!(await this.meta.saveUpload(id, this.owner, state))) {
@@ -98,8 +92,12 @@ export class UploadService {
       finalChunk?.body.resume();
       throw new RegistryError('DIGEST_INVALID', 'digest parameter is missing or not a supported digest', { digest });
     }
-    return this.leased(id, repository, async (_rec, upload) => {
-      if (finalChunk) await this.appendTo(upload, finalChunk.body, finalChunk.opts);
+    return this.leased(id, repository, async (rec, upload) => {
+      if (finalChunk) {
+        // A final chunk on PUT obeys the same Content-Range rule as a PATCH (416 when out of order).
+        checkChunkStart(rec, finalChunk.opts);
+        await this.appendTo(upload, finalChunk.body, finalChunk.opts);
+      }
       let blob: BlobRecord;
       try {
         blob = await this.meta.commitBlob(digest, repository, () => upload.commit(digest));
@@ -210,3 +208,13 @@ export class UploadService {
 export const rangeHeader = (offset: number): string => `0-${Math.max(offset - 1, 0)}`;
 
 export const uploadLocation = (repository: string, id: string): string => `/v2/${repository}/blobs/uploads/${id}`;
+
+/** A chunk that names its start (Content-Range) must start where the session ends: else 416 with the session's Range. */
+function checkChunkStart(rec: UploadRecord, opts: ChunkOptions): void {
+  if (opts.start === undefined || opts.start === rec.offset) return;
+  throw new RegistryError('RANGE_INVALID', `chunk starts at ${opts.start} but the upload has ${rec.offset} bytes`, undefined, {
+    Range: rangeHeader(rec.offset),
+    Location: uploadLocation(rec.repository, rec.id),
+    'Docker-Upload-UUID': rec.id,
+  });
+}

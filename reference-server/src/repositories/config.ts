@@ -31,22 +31,34 @@ export interface RepositoryConfig {
 }
 
 /**
- * Rule values when a repository does not set them. The quick reference's "Configuration Options" table
- * lists `false` as the default of all four; for allow_tag_overwrite that would make every plain hosted
- * repository immutable, which breaks `docker push :latest` twice, so a repository without push_rules
- * (`{"type":"Hosted"}`) allows overwrites; the table's `false` applies to documents that list the rule.
+ * Rule values when a repository does not list them: the quick reference's "Configuration Options" table,
+ * where every rule defaults to `false`. So a repository created through the API or the config file
+ * with `{"type":"Hosted"}` has immutable tags (allow_tag_overwrite=false) until it says otherwise.
  */
 export const DEFAULT_RULES: PushRules = {
-  allow_tag_overwrite: true,
+  allow_tag_overwrite: false,
   must_be_project_member: false,
   must_use_auth_token_for_push: false,
   require_content_trust: false,
 };
 
-export const effectiveRules = (c: RepositoryConfig): PushRules => ({ ...DEFAULT_RULES, ...(c.push_rules ?? {}) });
+/**
+ * The built-in `default` repository (it owns every name no other repository claims) is what a plain
+ * `docker push host/app:latest` lands in, like registry:2: its unlisted rules allow overwrites, so
+ * pushing `:latest` twice works out of the box. Stated in the serve banner and docs/auth.md; a config
+ * file declaration named `default` (or PUT /api/repository/default/config) can list other values.
+ */
+export const DEFAULT_REPOSITORY_RULES: PushRules = { ...DEFAULT_RULES, allow_tag_overwrite: true };
+
+export const effectiveRules = (c: RepositoryConfig, base: PushRules = DEFAULT_RULES): PushRules => ({ ...base, ...(c.push_rules ?? {}) });
+
+/** One line listing rules, e.g. for the serve banner: `allow_tag_overwrite=true, must_be_project_member=false, …`. */
+export const describeRules = (r: PushRules): string => (Object.keys(r) as (keyof PushRules)[]).map((k) => `${k}=${r[k]}`).join(', ');
 
 export class RepositoryConfigError extends Error {
   override name = 'RepositoryConfigError';
+  /** For a config file declaration: bin/nitro-registry.js exits with it (setup-error.ts EXIT.usage). */
+  readonly exitCode = 2;
 }
 
 const RULE_KEYS = Object.keys(DEFAULT_RULES) as (keyof PushRules)[];

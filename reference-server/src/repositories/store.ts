@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isValidName } from '../oci/names.js';
-import { effectiveRules, parseRepositoryConfig, RepositoryConfigError, type PushRules, type RepositoryConfig } from './config.js';
+import { DEFAULT_REPOSITORY_RULES, DEFAULT_RULES, effectiveRules, parseRepositoryConfig, RepositoryConfigError, type PushRules, type RepositoryConfig } from './config.js';
 import type { RepositoryRow, RepositoryStore } from '../metadata/repository-store.js';
 
 import type { Visibility } from '../metadata/repository-store.js';
@@ -173,7 +173,7 @@ export async function openRepositories(store: RepositoryStore, declared: unknown
     list: () => [...cache],
     get: (idOrName) => byId(idOrName) ?? cache.find((r) => r.name === idOrName) ?? null,
     forImage,
-    rules: (repo) => effectiveRules(repo.config),
+    rules: (repo) => effectiveRules(repo.config, repo.name === DEFAULT_REPOSITORY_NAME ? DEFAULT_REPOSITORY_RULES : DEFAULT_RULES),
     async create(input) {
       const name = checkName(input.name);
       const id = input.id === undefined ? randomUUID() : checkId(input.id);

@@ -172,8 +172,49 @@ t.test('a cross-repository mount from a named source needs that source in the to
   const layer = img.blobs[img.blobs.length - 1]!.digest;
   const narrow = await seedToken(fx.request, 'admin', ADMIN_PASSWORD, 'repository:bob/x:pull,push');
   const viaToken = await fx.request.post(`/v2/bob/x/blobs/uploads/?mount=${layer}&from=secret/data`).set('Authorization', bearer(narrow));
-  t.equal(viaToken.status, 202, 'a token for bob/x only gets an upload session, not the blob');
+  t.equal(viaToken.status, 401, 'a token for bob/x only is asked to come back with the source in it');
+  t.match(String(viaToken.headers['www-authenticate']), /scope="repository:bob\/x:pull,push repository:secret\/data:pull",error="insufficient_scope"/);
   t.equal((await fx.request.head(`/v2/bob/x/blobs/${layer}`).set('Authorization', admin)).status, 404, 'nothing was mounted');
   const both = await seedToken(fx.request, 'admin', ADMIN_PASSWORD, ['repository:bob/x:pull,push', 'repository:secret/data:pull']);
   t.equal((await fx.request.post(`/v2/bob/x/blobs/uploads/?mount=${layer}&from=secret/data`).set('Authorization', bearer(both))).status, 201, 'with the source in the token it mounts');
+});
+
+t.test('the 401 challenge for a mount asks for pull on `from` too, so a client that follows it gets a token that mounts', async (t) => {
+  const fx = await authFixture(t);
+  const admin = basic('admin', ADMIN_PASSWORD);
+  const img = uniqueImage();
+  t.equal((await pushAs(fx.request, 'secret/data', img, 'v1', admin)).status, 201);
+  const layer = img.blobs[img.blobs.length - 1]!.digest;
+  const path = `/v2/bob/x/blobs/uploads/?mount=${layer}&from=secret/data`;
+  const first = await fx.request.post(path);
+  t.equal(first.status, 401);
+  const header = String(first.headers['www-authenticate']);
+  const params = Object.fromEntries([...header.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+  // One scope parameter, scopes separated by a space (how CNCF Distribution writes several).
+  t.equal(params.scope, 'repository:bob/x:pull,push repository:secret/data:pull');
+  const realm = new URL(params.realm!);
+  const q = new URLSearchParams({ service: params.service!, scope: params.scope! });
+  const tokenRes = await fx.request.get(`${realm.pathname}?${q}`).set('Authorization', admin);
+  t.equal(tokenRes.status, 200);
+  const token = (tokenRes.body as { token: string }).token;
+  const mounted = await fx.request.post(path).set('Authorization', bearer(token));
+  t.equal(mounted.status, 201, 'the token from the challenge mounts');
+  t.equal(mounted.headers['docker-content-digest'], layer);
+  // An account that may not pull the source is not refused: it gets an upload session, nothing mounted.
+  const privateFx = await authFixture(t, {
+    repositories: [{ name: 'vault', visibility: 'private', config: { type: 'Hosted', push_rules: { must_be_project_member: true } } }],
+  });
+  const img2 = uniqueImage();
+  t.equal((await pushAs(privateFx.request, 'vault/data', img2, 'v1', admin)).status, 201);
+  t.equal((await privateFx.request.post('/api/users').set('Authorization', admin).send({ username: 'bob', password: 'bob-password' })).status, 201);
+  const layer2 = img2.blobs[img2.blobs.length - 1]!.digest;
+  const bobToken = await seedToken(privateFx.request, 'bob', 'bob-password', ['repository:bob/x:pull,push', 'repository:vault/data:pull']);
+  const fallback = await privateFx.request.post(`/v2/bob/x/blobs/uploads/?mount=${layer2}&from=vault/data`).set('Authorization', bearer(bobToken));
+  t.equal(fallback.status, 202, 'no access to the source: an upload session');
+  t.equal((await privateFx.request.head(`/v2/bob/x/blobs/${layer2}`).set('Authorization', admin)).status, 404, 'nothing was mounted');
+  // Without a mount (or mounting from the target itself) the challenge names only the target.
+  const plain = await fx.request.post('/v2/bob/x/blobs/uploads/');
+  t.match(String(plain.headers['www-authenticate']), /scope="repository:bob\/x:pull,push"/);
+  const self = await fx.request.post(`/v2/bob/x/blobs/uploads/?mount=${layer}&from=bob/x`);
+  t.match(String(self.headers['www-authenticate']), /scope="repository:bob\/x:pull,push"/);
 });

@@ -140,7 +140,10 @@ t.test('must_use_auth_token_for_push → password push 403 (Basic or JWT from a 
 
 t.test('rules apply by repository ownership: longest name wins, the default owns the rest', async (t) => {
   const fx = await withRepo(t, { allow_tag_overwrite: false });
-  const r = await fx.request.post('/api/repository').set('Authorization', ADMIN).send({ name: 'my-project/open', config: { type: 'Hosted' } });
+  const r = await fx.request
+    .post('/api/repository')
+    .set('Authorization', ADMIN)
+    .send({ name: 'my-project/open', config: { type: 'Hosted', push_rules: { allow_tag_overwrite: true } } });
   t.equal(r.status, 201);
   const a = uniqueImage();
   const b = uniqueImage();
@@ -152,4 +155,28 @@ t.test('rules apply by repository ownership: longest name wins, the default owns
   t.equal((await pushAs(fx.request, 'my-project', b, 'v1', ADMIN)).status, 409, 'the repository owns its exact name');
   t.equal(fx.auth.repositories.forImage('elsewhere/x').name, 'default');
   t.same(fx.auth.repositories.imageNamesOf('my-project', ['my-project', 'my-project/a', 'my-project/open/b', 'x']), ['my-project', 'my-project/a']);
+});
+
+t.test("rules a repository does not list default to the quick reference's table (all false); the default repository states its own", async (t) => {
+  const fx = await authFixture(t, { repositories: [{ name: 'from-file', config: { type: 'Hosted' } }] });
+  const created = await fx.request.post('/api/repository').set('Authorization', ADMIN).send({ name: 'from-api', config: { type: 'Hosted' } });
+  t.equal(created.status, 201);
+  for (const name of ['from-api', 'from-file']) {
+    const repo = fx.auth.repositories.get(name)!;
+    t.same(fx.auth.repositories.rules(repo), { ...RULES_OFF, allow_tag_overwrite: false }, `${name}: every rule false`);
+    const a = uniqueImage();
+    t.equal((await pushAs(fx.request, `${name}/app`, a, 'v1', ADMIN)).status, 201);
+    const over = await pushAs(fx.request, `${name}/app`, uniqueImage(), 'v1', ADMIN);
+    t.equal(over.status, 409, `${name}: a plain {"type":"Hosted"} keeps tags immutable`);
+    t.match(over.body.errors[0].message, /allow_tag_overwrite/);
+    t.equal((await pushAs(fx.request, `${name}/app`, a, 'v1', ADMIN)).status, 201, `${name}: the same digest again is fine`);
+  }
+  // The built-in default repository allows overwrites (docker push :latest twice) and says so at start-up.
+  t.same(fx.auth.repositories.rules(fx.auth.repositories.get('default')!), RULES_OFF);
+  t.equal((await pushAs(fx.request, 'elsewhere/app', uniqueImage(), 'latest', ADMIN)).status, 201);
+  t.equal((await pushAs(fx.request, 'elsewhere/app', uniqueImage(), 'latest', ADMIN)).status, 201, 'default repository: overwrite allowed');
+  t.ok(
+    fx.auth.startupMessages.some((m) => m.includes('repository "default"') && m.includes('allow_tag_overwrite=true') && m.includes('every push rule to false')),
+    'the banner states the default repository\'s rules',
+  );
 });

@@ -29,7 +29,12 @@ async function startServer(dir: string): Promise<{ url: string; proc: ChildProce
   });
   let err = '';
   const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`server did not start: ${err}`)), 60_000);
+    // Generous (a loaded 2-core machine can take many seconds to start Node); on expiry the process is
+    // killed, else its stderr pipe would keep this test process alive with nobody to stop it.
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      rej(new Error(`server did not start: ${err}`));
+    }, 60_000);
     proc.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
       const m = /nitro-registry listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);

@@ -3,7 +3,7 @@ import type { Route, RequestContext } from '../route.js';
 import type { RegistryDeps } from '../../registry/deps.js';
 import { RegistryError, throwIfRefused } from '../../oci/errors.js';
 import { digestOf, parseDigest } from '../../oci/digest.js';
-import { parseManifest } from '../../oci/manifest.js';
+import { enrichAttachment, parseManifest } from '../../oci/manifest.js';
 import { MAX_MANIFEST_BYTES } from '../../oci/media-types.js';
 import { readBody, sendEmpty } from '../respond.js';
 import { referenceParam, repositoryName, type Reference } from '../names.js';
@@ -20,11 +20,26 @@ function tagsOf(ref: Reference, url: URL): string[] {
   return [...new Set(tags)];
 }
 
+/**
+ * A reader asks "what is stored under this reference?"; for one that cannot exist the answer is the
+ * spec's 404 (as CNCF Distribution answers), not a 400 — the official conformance suite checks this.
+ * Writers (PUT, DELETE) keep the 400 TAG_INVALID / DIGEST_INVALID that tells them their input is wrong.
+ */
+function readableReference(value: string | undefined): Reference | null {
+  try {
+    return referenceParam(value);
+  } catch (e) {
+    if (e instanceof RegistryError) return null;
+    throw e;
+  }
+}
+
 export function manifestRoutes(deps: RegistryDeps): Route[] {
   const resolve = async (ctx: RequestContext): Promise<ManifestRecord> => {
     const name = repositoryName(ctx.params);
     ctx.log.repository = name;
-    const ref = referenceParam(ctx.params.reference);
+    const ref = readableReference(ctx.params.reference);
+    if (!ref) throw new RegistryError('MANIFEST_UNKNOWN', 'no manifest can have this reference', { name, reference: ctx.params.reference });
     const digest = ref.kind === 'digest' ? ref.digest : await deps.meta.resolveTag(name, ref.tag);
     const manifest = digest ? await deps.meta.getManifest(name, digest) : null;
     if (!manifest) {
@@ -89,6 +104,13 @@ export function manifestRoutes(deps: RegistryDeps): Route[] {
           throw new RegistryError('DIGEST_INVALID', 'manifest digest does not match its content', { expected: ref.digest, actual: digest });
         }
         const parsed = parseManifest(body, ctx.req.headers['content-type']);
+        // An index's attestation entries become referrers of the manifests they describe; what they
+        // attest (predicate types) is in the child, pushed before the index.
+        const references = await Promise.all(
+          parsed.references.map(async (r) =>
+            r.describes ? { ...r, describes: enrichAttachment(r.describes, (await deps.meta.getManifest(name, r.digest))?.body ?? null) } : r,
+          ),
+        );
         const rules = await deps.hooks.beforeManifestPut({ name, tags, digest, principal: ctx.principal });
         const result = await deps.meta.putManifest(
           {
@@ -99,7 +121,7 @@ export function manifestRoutes(deps: RegistryDeps): Route[] {
             subject: parsed.subject,
             artifactType: parsed.artifactType,
             annotations: parsed.annotations,
-            references: parsed.references,
+            references,
             attestation: parsed.attestation,
           },
           tags,

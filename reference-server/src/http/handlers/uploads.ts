@@ -76,7 +76,12 @@ export function uploadRoutes(deps: RegistryDeps): Route[] {
       method: 'POST',
       name: 'upload_start',
       pattern: START,
-      access: push,
+      access: (p, url) => {
+        const from = url.searchParams.get('from');
+        const mount = url.searchParams.get('mount');
+        const mountsFrom = from !== null && from !== p.name && isValidName(from) && mount !== null && parseDigest(mount) !== null;
+        return { ...push(p), ...(mountsFrom ? { alsoAsk: [{ name: from, actions: ['pull' as const] }] } : {}) };
+      },
       async handle(ctx) {
         const name = repositoryName(ctx.params);
         ctx.log.repository = name;

@@ -8,7 +8,7 @@
  * the last few commits (never corrupt them). `durability: 'full'` fsyncs each commit.
  */
 import Database from 'better-sqlite3';
-import { isAttestationManifest } from '../../oci/manifest.js';
+import { attachmentsOfIndex, enrichAttachment, isAttestationManifest } from '../../oci/manifest.js';
 
 export type DB = Database.Database;
 
@@ -170,6 +170,30 @@ export const MIGRATIONS: readonly Migration[] = [
       const mark = db.prepare('UPDATE manifests SET attestation = 1 WHERE repository = ? AND digest = ?');
       for (const row of db.prepare('SELECT repository, digest, body FROM manifests').all() as { repository: string; digest: string; body: Buffer }[]) {
         if (isAttestationManifest(row.body)) mark.run(row.repository, row.digest);
+      }
+    },
+  },
+  {
+    version: 3,
+    description: 'index-attached referrers (BuildKit attestation manifests) on manifest_refs',
+    up(db) {
+      db.exec(`
+        ALTER TABLE manifest_refs ADD COLUMN subject TEXT;
+        ALTER TABLE manifest_refs ADD COLUMN artifact_type TEXT;
+        ALTER TABLE manifest_refs ADD COLUMN annotations TEXT;
+        CREATE INDEX manifest_refs_subject ON manifest_refs(repository, subject) WHERE subject IS NOT NULL;
+      `);
+      // Indexes pushed before: their attestation entries become referrers now.
+      const set = db.prepare(
+        `UPDATE manifest_refs SET subject = ?, artifact_type = ?, annotations = ? WHERE repository = ? AND digest = ? AND child = ? AND kind = 'manifest'`,
+      );
+      const child = db.prepare('SELECT body FROM manifests WHERE repository = ? AND digest = ?').pluck();
+      const indexes = db.prepare(`SELECT repository, digest, media_type, body FROM manifests WHERE CAST(body AS TEXT) LIKE '%attestation-manifest%'`);
+      for (const row of indexes.all() as { repository: string; digest: string; media_type: string; body: Buffer }[]) {
+        for (const r of attachmentsOfIndex(row.body, row.media_type)) {
+          const a = enrichAttachment(r.describes, (child.get(row.repository, r.digest) as Buffer | undefined) ?? null);
+          set.run(a.subject, a.artifactType, a.annotations ? JSON.stringify(a.annotations) : null, row.repository, row.digest, r.digest);
+        }
       }
     },
   },

@@ -103,7 +103,9 @@ export class SqliteMetadataStore implements MetadataStore {
         `INSERT INTO manifests (repository, digest, media_type, size, body, subject, artifact_type, annotations, created_at, attestation)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(repository, digest) DO NOTHING`,
       ),
-      insertRef: p('INSERT OR IGNORE INTO manifest_refs (repository, digest, child, kind) VALUES (?, ?, ?, ?)'),
+      insertRef: p(
+        'INSERT OR IGNORE INTO manifest_refs (repository, digest, child, kind, subject, artifact_type, annotations) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
       deleteRefs: p('DELETE FROM manifest_refs WHERE repository = ? AND digest = ?'),
       touchSeen: p(
         'UPDATE repo_blobs SET last_referenced_at = ? WHERE repository = ? AND digest = ? AND MAX(linked_at, COALESCE(last_referenced_at, 0)) < ?',
@@ -135,6 +137,12 @@ export class SqliteMetadataStore implements MetadataStore {
       ).pluck(),
       referrers: p(
         'SELECT digest, media_type, size, artifact_type, annotations FROM manifests WHERE repository = ? AND subject = ? ORDER BY digest',
+      ),
+      // Index-attached referrers: the declaring index's reference row carries the relation.
+      attachedReferrers: p(
+        `SELECT m.digest, m.media_type, m.size, r.artifact_type, r.annotations FROM manifest_refs r
+           JOIN manifests m ON m.repository = r.repository AND m.digest = r.child
+          WHERE r.repository = ? AND r.subject = ? AND r.kind = 'manifest' ORDER BY m.digest, r.digest`,
       ),
       createUpload: p('INSERT INTO uploads (id, repository, offset, state, started_at, updated_at) VALUES (?, ?, 0, ?, ?, ?)'),
       getUpload: p('SELECT * FROM uploads WHERE id = ?'),
@@ -249,7 +257,12 @@ export class SqliteMetadataStore implements MetadataStore {
           now,
           m.attestation ? 1 : 0,
         ).changes > 0;
-      if (inserted) for (const r of m.references) this.q.insertRef.run(m.repository, m.digest, r.digest, r.kind);
+      if (inserted) {
+        for (const r of m.references) {
+          const a = r.describes;
+          this.q.insertRef.run(m.repository, m.digest, r.digest, r.kind, a?.subject ?? null, a?.artifactType ?? null, a?.annotations ? JSON.stringify(a.annotations) : null);
+        }
+      }
       // GC's grace period counts from the last time a blob was referenced, not only from its upload.
       for (const r of m.references) if (r.kind === 'blob') this.q.touchLinkRef.run(now, m.repository, r.digest);
       for (const tag of tagsSet) this.q.upsertTag.run(m.repository, tag, m.digest, now);
@@ -312,13 +325,11 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async referrers(repository: string, subject: string, artifactType?: string): Promise<Referrer[]> {
-    const rows = this.q.referrers.all(repository, subject) as {
-      digest: string;
-      media_type: string;
-      size: number;
-      artifact_type: string | null;
-      annotations: string | null;
-    }[];
+    type Row = { digest: string; media_type: string; size: number; artifact_type: string | null; annotations: string | null };
+    const own = this.q.referrers.all(repository, subject) as Row[];
+    const byDigest = new Map(own.map((r) => [r.digest, r]));
+    for (const r of this.q.attachedReferrers.all(repository, subject) as Row[]) if (!byDigest.has(r.digest)) byDigest.set(r.digest, r);
+    const rows = [...byDigest.values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
     return rows
       .filter((r) => artifactType === undefined || r.artifact_type === artifactType)
       .map((r) => ({

@@ -35,7 +35,10 @@ const COPIES: readonly TableCopy[] = [
     select: 'SELECT * FROM manifests ORDER BY repository, digest',
     map: (r) => ({ ...r, body: hex(r.body), attestation: bool(r.attestation) }),
   },
-  { table: 'manifest_refs', select: 'SELECT repository, digest, child, kind FROM manifest_refs ORDER BY repository, digest, kind, child' },
+  {
+    table: 'manifest_refs',
+    select: 'SELECT repository, digest, child, kind, subject, artifact_type, annotations FROM manifest_refs ORDER BY repository, digest, kind, child',
+  },
   { table: 'tags', select: 'SELECT repository, tag, digest, updated_at FROM tags ORDER BY repository, tag' },
   { table: 'repositories', select: 'SELECT name, created_at, last_push FROM repositories ORDER BY name' },
   {

@@ -53,9 +53,15 @@ CREATE TABLE manifest_refs (
   digest      ${K} NOT NULL,
   child       ${K} NOT NULL,
   kind        TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
+  -- An index child that describes another manifest (BuildKit attestation entries): a referrer of
+  -- subject, reported with this artifact_type/annotations, while this index row exists.
+  subject        ${K},
+  artifact_type  TEXT,
+  annotations    TEXT,
   PRIMARY KEY (repository, digest, kind, child)
 );
 CREATE INDEX manifest_refs_child ON manifest_refs (child, kind);
+CREATE INDEX manifest_refs_subject ON manifest_refs (repository, subject) WHERE subject IS NOT NULL;
 CREATE INDEX manifest_refs_repo_child ON manifest_refs (repository, child, kind);
 CREATE TABLE tags (
   repository  ${K} NOT NULL,

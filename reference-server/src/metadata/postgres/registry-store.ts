@@ -212,9 +212,19 @@ export class PostgresMetadataStore implements MetadataStore {
       );
       if ((inserted.rowCount ?? 0) > 0 && m.references.length > 0) {
         await c.query(
-          `INSERT INTO manifest_refs (repository, digest, child, kind)
-           SELECT $1, $2, child, kind FROM unnest($3::text[], $4::text[]) AS r(child, kind) ON CONFLICT DO NOTHING`,
-          [m.repository, m.digest, m.references.map((r) => r.digest), m.references.map((r) => r.kind)],
+          `INSERT INTO manifest_refs (repository, digest, child, kind, subject, artifact_type, annotations)
+           SELECT $1, $2, child, kind, subject, artifact_type, annotations
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS r(child, kind, subject, artifact_type, annotations)
+           ON CONFLICT DO NOTHING`,
+          [
+            m.repository,
+            m.digest,
+            m.references.map((r) => r.digest),
+            m.references.map((r) => r.kind),
+            m.references.map((r) => r.describes?.subject ?? null),
+            m.references.map((r) => r.describes?.artifactType ?? null),
+            m.references.map((r) => (r.describes?.annotations ? JSON.stringify(r.describes.annotations) : null)),
+          ],
         );
       }
       // GC's grace period counts from the last time a blob was referenced, not only from its upload.
@@ -309,9 +319,19 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async referrers(repository: string, subject: string, artifactType?: string): Promise<Referrer[]> {
+    // A manifest's own subject wins over an index-attached relation (DISTINCT ON keeps the first row per
+    // digest: own rows sort first); then the artifactType filter, on whichever row won.
     const r = await this.db.query<{ digest: string; media_type: string; size: number; artifact_type: string | null; annotations: string | null }>(
-      `SELECT digest, media_type, size, artifact_type, annotations FROM manifests
-        WHERE repository = $1 AND subject = $2 AND ($3::text IS NULL OR artifact_type = $3) ORDER BY digest`,
+      `SELECT digest, media_type, size, artifact_type, annotations FROM (
+         SELECT DISTINCT ON (digest) digest, media_type, size, artifact_type, annotations FROM (
+           SELECT digest, media_type, size, artifact_type, annotations, 0 AS own_rank, '' AS via FROM manifests
+            WHERE repository = $1 AND subject = $2
+           UNION ALL
+           SELECT m.digest, m.media_type, m.size, r.artifact_type, r.annotations, 1 AS own_rank, r.digest AS via
+             FROM manifest_refs r JOIN manifests m ON m.repository = r.repository AND m.digest = r.child
+            WHERE r.repository = $1 AND r.subject = $2 AND r.kind = 'manifest'
+         ) u ORDER BY digest, own_rank, via
+       ) w WHERE ($3::text IS NULL OR artifact_type = $3) ORDER BY digest`,
       [repository, subject, artifactType ?? null],
     );
     return r.rows.map((x) => ({

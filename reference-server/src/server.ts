@@ -133,7 +133,11 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
       checks: {
         database: () => backends.metadata.ping(),
         storage: () => blobs.check(),
-        disk: () => checkFreeSpace(config.dataDir, config.limits.minFreeDiskBytes),
+        // Local disk matters only when something is written under the data directory: the blob files
+        // (filesystem driver) or the SQLite database. S3 + PostgreSQL replicas write nothing locally.
+        ...(config.storage.driver === 'filesystem' || config.database.url === null
+          ? { disk: () => checkFreeSpace(config.dataDir, config.limits.minFreeDiskBytes) }
+          : {}),
       },
       draining: () => draining,
     }),

@@ -3,6 +3,10 @@
  * may do everything; a user may manage their own access tokens (when logged in with a password or an
  * unscoped token) and a project admin may manage the project's members.
  *
+ * Credentials: Basic (password or access token), a raw access token as Bearer, or a registry JWT issued
+ * with the management scope `registry:api:*`. A JWT issued for repository scopes only is refused here
+ * (the authorizer answers 401 insufficient_scope): it authorizes only GC and stats (gc/routes.ts).
+ *
  *   GET    /api/users                                   POST /api/users {username, password?, admin?}
  *   DELETE /api/users/{u}                               PUT  /api/users/{u}/password {password}
  *   GET    /api/users/{u}/tokens                        POST /api/users/{u}/tokens {name, scopes?, expires_in?} → {token}
@@ -80,17 +84,6 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
     if (p.subject === username && p.method !== 'anonymous' && isUnscoped(p)) return;
     forbid(p, `only an administrator or ${username} (not with a scoped access token) may do this`);
   };
-  /**
-   * Accounts and credentials are managed with real credentials only (a password, or an unscoped access
-   * token, as Basic or raw Bearer), never with a registry JWT: a short-lived token handed to a job for
-   * `repository:x:pull` must not be able to mint a permanent access token or change a password.
-   */
-  const notWithJwt = (ctx: RequestContext) => {
-    const identity = (ctx.principal as { identity?: { jwt: unknown } }).identity;
-    if (identity?.jwt) {
-      forbid(ctx.principal, 'managing accounts and credentials needs a password or an unscoped access token (Basic), not a registry token');
-    }
-  };
   const isUnscoped = (p: Principal): boolean => {
     const identity = (p as { identity?: { token: AccessToken | null } }).identity;
     return !identity?.token || identity.token.scopes === null;
@@ -134,7 +127,9 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
   });
 
   const admin = () => ({ kind: 'admin' }) as const;
-  const anyAccount = () => ({ kind: 'base' }) as const;
+  // Who may act is checked by the handler (self-service, project admins); the authorizer makes sure it is an
+  // account and that a registry JWT carries the management scope.
+  const anyAccount = () => ({ kind: 'account' }) as const;
   const mustRepo = (id: string) => {
     const r = d.repositories.get(id);
     if (!r) throw new ApiError(404, `no repository with id ${id}`);
@@ -147,7 +142,6 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendJson(ctx.res, 200, (await d.accounts.listUsers()).map((u) => ({ username: u.username, admin: u.admin, robot: !u.hasPassword })));
     }),
     route('POST', 'api_users_create', /^\/api\/users\/?$/, admin, async (ctx) => {
-      notWithJwt(ctx);
       const b = await readJson(ctx);
       if (b.password !== undefined && b.password !== null && typeof b.password !== 'string') throw new ApiError(400, 'password must be a string');
       if (b.admin !== undefined && typeof b.admin !== 'boolean') throw new ApiError(400, 'admin must be true or false');
@@ -157,7 +151,6 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendJson(ctx.res, 201, { username: u.username, admin: u.admin, robot: !u.hasPassword });
     }),
     route('DELETE', 'api_users_delete', /^\/api\/users\/(?<username>[^/]+)\/?$/, admin, async (ctx) => {
-      notWithJwt(ctx);
       const username = ctx.params.username!;
       if (username === ctx.principal.subject) throw new ApiError(409, 'you cannot delete your own account');
       if (!(await d.accounts.deleteUser(username))) throw new ApiError(404, `no user ${username}`);
@@ -165,7 +158,6 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendEmpty(ctx.res, 204);
     }),
     route('PUT', 'api_users_password', /^\/api\/users\/(?<username>[^/]+)\/password\/?$/, anyAccount, async (ctx) => {
-      notWithJwt(ctx);
       const username = ctx.params.username!;
       selfOrAdmin(ctx, username);
       const b = await readJson(ctx);
@@ -183,7 +175,6 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendJson(ctx.res, 200, (await d.accounts.listTokens(ctx.params.username!)).map(tokenJson));
     }),
     route('POST', 'api_tokens_create', /^\/api\/users\/(?<username>[^/]+)\/tokens\/?$/, anyAccount, async (ctx) => {
-      notWithJwt(ctx);
       const username = ctx.params.username!;
       selfOrAdmin(ctx, username);
       const b = await readJson(ctx);
@@ -209,7 +200,6 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendJson(ctx.res, 200, await d.accounts.members(project));
     }),
     route('PUT', 'api_members_set', /^\/api\/projects\/(?<project>[^/]+)\/members\/(?<username>[^/]+)\/?$/, anyAccount, async (ctx) => {
-      notWithJwt(ctx);
       const { project, username } = ctx.params as { project: string; username: string };
       if (!PROJECT_RE.test(project)) throw new ApiError(400, 'invalid project name');
       if (!ctx.principal.admin && (await d.accounts.roleIn(project, ctx.principal.subject ?? '')) !== 'admin') {
@@ -221,7 +211,6 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendJson(ctx.res, 200, { project, username, role: b.role });
     }),
     route('DELETE', 'api_members_remove', /^\/api\/projects\/(?<project>[^/]+)\/members\/(?<username>[^/]+)\/?$/, anyAccount, async (ctx) => {
-      notWithJwt(ctx);
       const { project, username } = ctx.params as { project: string; username: string };
       if (!ctx.principal.admin && (await d.accounts.roleIn(project, ctx.principal.subject ?? '')) !== 'admin') {
         forbid(ctx.principal, `only an administrator or an admin of project ${project} may change its members`);

@@ -23,7 +23,7 @@ import { readBody, sendJson, sendEmpty } from '../http/respond.js';
 import { RegistryError } from '../oci/errors.js';
 import { AccountError, PROJECT_RE, roleRank, type Accounts, type AccessToken } from './accounts.js';
 import { RepositoryConfigError } from '../repositories/config.js';
-import { RepositoryConflictError, type NitroRepositories, type NitroRepository } from '../repositories/store.js';
+import { DEFAULT_REPOSITORY_NAME, RepositoryConflictError, type NitroRepositories, type NitroRepository } from '../repositories/store.js';
 import type { Audit } from './audit.js';
 
 const MAX_JSON_BYTES = 256 * 1024;
@@ -67,6 +67,8 @@ export interface AdminRouteDeps {
   readonly audit: Audit;
   /** Every image name that holds content (the metadata store's repositories). */
   readonly imageNames: () => Promise<Iterable<string>>;
+  /** Removes every manifest, tag and blob link under these image names (repositories/purge.ts). */
+  readonly purge: (names: readonly string[]) => Promise<{ manifests: number; links: number }>;
 }
 
 export function adminRoutes(d: AdminRouteDeps): Route[] {
@@ -257,14 +259,21 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
     }),
     route('DELETE', 'api_repository_delete', /^\/api\/repository\/(?<id>[^/]+)\/?$/, admin, async (ctx) => {
       const repo = mustRepo(ctx.params.id!);
-      // Its images would fall back to the default repository — often public, with other push rules. Refuse
-      // while it still owns images, unless the caller says so explicitly.
+      // Deleting a repository never widens access to what it held: its image names would fall under the
+      // next owning repository (usually the public default). So they are refused while it owns images,
+      // or — with ?force=true — deleted with it (records now, blobs by the next GC run).
+      if (repo.name === DEFAULT_REPOSITORY_NAME) throw new ApiError(409, 'the default repository cannot be deleted');
       const owned = d.repositories.imageNamesOf(repo.id, await d.imageNames());
       if (owned.length > 0 && ctx.url.searchParams.get('force') !== 'true') {
-        throw new ApiError(409, `repository ${repo.id} still owns ${owned.length} image name(s) (e.g. ${owned[0]}); their images would fall under the default repository's visibility and rules. Delete them first or add ?force=true`);
+        throw new ApiError(409, `repository ${repo.id} still owns ${owned.length} image name(s) (e.g. ${owned[0]}); delete them first, or add ?force=true to delete them with the repository`);
       }
+      let purged = await d.purge(owned);
       await d.repositories.delete(repo.id);
-      changed(ctx, 'repository_delete', { repository: repo.id });
+      // A push that landed between the purge and the delete is swept too (pushes after this go under the
+      // new owner's rules, as a new push would).
+      const again = await d.purge(owned);
+      purged = { manifests: purged.manifests + again.manifests, links: purged.links + again.links };
+      changed(ctx, 'repository_delete', { repository: repo.id, image_names: owned.length, manifests_deleted: purged.manifests, links_deleted: purged.links });
       sendEmpty(ctx.res, 204);
     }),
   ];

@@ -29,10 +29,11 @@ import { tokenRoutes } from './token-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { ContentTrust, type ReadSmallBlob } from './content-trust.js';
 import { createPushRuleHooks } from './push-rules.js';
+import { purgeImageNames } from '../repositories/purge.js';
 import type { TokenSettings } from './tokens.js';
 
 export interface CreateAuthOptions {
-  readonly backend: Pick<MetadataBackend, 'accounts' | 'repositories' | 'keys' | 'throttle' | 'kind'>;
+  readonly backend: Pick<MetadataBackend, 'accounts' | 'repositories' | 'keys' | 'throttle' | 'gc' | 'kind'>;
   readonly metadata: MetadataStore;
   /** The raw `auth:` section (validated here). */
   readonly config: unknown;
@@ -88,7 +89,13 @@ export async function createAuth(o: CreateAuthOptions): Promise<Auth> {
 
   const contentTrust = new ContentTrust(o.metadata, o.readSmallBlob, () => repositories.version);
   const hooks = createPushRuleHooks({ repositories, contentTrust, audit });
-  const admin = adminRoutes({ accounts, repositories, audit, imageNames: () => o.metadata.listRepositories({}) });
+  const admin = adminRoutes({
+    accounts,
+    repositories,
+    audit,
+    imageNames: () => o.metadata.listRepositories({}),
+    purge: (names) => purgeImageNames(o.metadata, o.backend.gc, names),
+  });
   const close = (keys: KeyRing | null) => () => {
     repositories.close();
     keys?.close();

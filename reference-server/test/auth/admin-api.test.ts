@@ -45,6 +45,7 @@ t.test('users and access tokens: shown once, stored hashed, scoped, expiring, re
   t.notMatch(dump, 'alice:pass:word', 'and only a hash of the password');
   t.match(dump, /scrypt\$/);
 
+  t.equal((await fx.request.put('/api/projects/my-project/members/alice').set('Authorization', ADMIN).send({ role: 'write' })).status, 200);
   t.equal((await pushAs(fx.request, 'my-project/app', uniqueImage(), 'v1', basic('alice', tok.body.token))).status, 201, 'token pushes in scope');
   t.equal((await pushAs(fx.request, 'my-project/other', uniqueImage(), 'v1', basic('alice', tok.body.token))).status, 403, 'not out of scope');
   t.equal((await fx.request.get('/v2/').set('Authorization', basic('bob', tok.body.token))).status, 401, "another user's name with the token");
@@ -115,7 +116,9 @@ t.test("repositories: the quick reference's JSON verbatim through /api/repositor
   t.equal((await fx.request.get(`/api/repository/${id}`).set('Authorization', ADMIN)).status, 404);
 
   const tok = await seedToken(fx.request, 'admin', ADMIN_PASSWORD, 'repository:myapp:pull,push');
-  t.equal((await fx.request.get('/api/repository').set('Authorization', bearer(tok))).status, 200, 'the management API takes the same bearer tokens');
+  t.equal((await fx.request.get('/api/repository').set('Authorization', bearer(tok))).status, 401, 'a token issued for repository scopes is not a management credential');
+  const apiTok = await seedToken(fx.request, 'admin', ADMIN_PASSWORD, 'registry:api:*');
+  t.equal((await fx.request.get('/api/repository').set('Authorization', bearer(apiTok))).status, 200, 'the management API takes a bearer token issued for registry:api:*');
   t.equal((await fx.request.post('/api/repository/default/gc').set('Authorization', bearer(tok)).send({ dry_run: true })).status, 200, 'GC with a token, as the quick reference does');
 });
 

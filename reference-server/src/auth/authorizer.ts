@@ -113,7 +113,7 @@ export function createTokenAuthorizer(d: TokenAuthorizerDeps): Authorizer & { pr
         throw new RegistryError('NAME_INVALID', 'invalid repository name', { name: need.name });
       }
 
-      const identity = await d.authenticator.fromRequest(req, clientAddress(req, d.config.trustForwardedHeaders), challenge);
+      const identity = await d.authenticator.fromRequest(req, clientAddress(req, d.config), challenge);
       const p = principalFor(identity);
       const anonymous = identity.user === null;
 

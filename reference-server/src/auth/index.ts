@@ -124,7 +124,11 @@ export async function createAuth(o: CreateAuthOptions): Promise<Auth> {
     ttlSeconds: config.tokenTtlSeconds,
     leewaySeconds: config.leewaySeconds,
   };
-  const limiter = new LoginRateLimiter(o.backend.throttle, config.loginRateLimit.maxFailures, config.loginRateLimit.windowSeconds * 1000);
+  const limiter = new LoginRateLimiter(o.backend.throttle, {
+    maxFailures: config.loginRateLimit.maxFailures,
+    userMaxFailures: config.loginRateLimit.userMaxFailures,
+    windowMs: config.loginRateLimit.windowSeconds * 1000,
+  });
   const authenticator = new Authenticator({ accounts, limiter, keys, tokenSettings, audit });
   const policy = new Policy(repositories);
   const authorizer = createTokenAuthorizer({ config, authenticator, policy, repositories, audit });

@@ -105,7 +105,7 @@ export function tokenRoutes(d: TokenRouteDeps): Route[] {
     );
   };
 
-  const ip = (req: IncomingMessage) => clientAddress(req, d.config.trustForwardedHeaders);
+  const ip = (req: IncomingMessage) => clientAddress(req, d.config);
   const challenge = (req: IncomingMessage) => challengeFor(req, d.config);
 
   /** Identity from an Authorization header on the token endpoint: Basic or nothing. */

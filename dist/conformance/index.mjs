@@ -30033,14 +30033,20 @@ var ruleChecks = [
       }
       const target = await ruleTarget(ctx, "contentTrust", { require_content_trust: true }, [pub]);
       const img = await pushImage(ctx.http, target.image, "v1");
-      const unsigned2 = await ctx.http.request("GET", `/v2/${target.image}/manifests/v1`, { headers: ACCEPT3 });
+      let as2 = {};
+      if (ctx.setup?.createUser && ctx.setup.setMember) {
+        const reader = await ctx.setup.createUser(`nc${ctx.runId}ctreader`, `Ct-reader-${ctx.runId}-pw`);
+        await ctx.setup.setMember(target.repository, reader.username, "read");
+        as2 = { auth: "none", authorization: basicHeader(reader) };
+      }
+      const unsigned2 = await ctx.http.request("GET", `/v2/${target.image}/manifests/v1`, { headers: ACCEPT3, ...as2 });
       t3.ok(unsigned2.status >= 400 && unsigned2.status < 500, "unsigned manifest is not served", { got: unsigned2.status });
       const stranger = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
       t3.equal(await pushCosignSignature(ctx.http, target.image, img.digest, stranger), 201, "signature by an untrusted key can be pushed");
-      const stillHidden = await ctx.http.request("GET", `/v2/${target.image}/manifests/v1`, { headers: ACCEPT3 });
+      const stillHidden = await ctx.http.request("GET", `/v2/${target.image}/manifests/v1`, { headers: ACCEPT3, ...as2 });
       t3.ok(stillHidden.status >= 400 && stillHidden.status < 500, "a signature by an untrusted key does not unlock it", { got: stillHidden.status });
       t3.equal(await pushCosignSignature(ctx.http, target.image, img.digest, key), 201, "signature by the trusted key pushed");
-      const served = await ctx.http.request("GET", `/v2/${target.image}/manifests/v1`, { headers: ACCEPT3 });
+      const served = await ctx.http.request("GET", `/v2/${target.image}/manifests/v1`, { headers: ACCEPT3, ...as2 });
       status2(t3, served, 200, "signed manifest is served");
       t3.ok(served.body.equals(img.manifest), "served bytes are the pushed manifest");
     }

@@ -8,6 +8,7 @@ import { errorCodes, json, ociManifest, pushBlob, pushImage, pushManifest, type 
 import { ociError, status } from './assert.js';
 import { need, ruleTarget } from './rules-helpers.js';
 import { SPEC } from './spec.js';
+import { basicHeader } from '../http/auth.js';
 
 const area = 'rules' as const;
 const ACCEPT = { accept: [MT.ociManifest, MT.ociIndex, MT.dockerManifest, MT.dockerList].join(', ') };
@@ -163,14 +164,22 @@ export const ruleChecks: CheckDef[] = [
       }
       const target = await ruleTarget(ctx, 'contentTrust', { require_content_trust: true }, [pub]);
       const img = await pushImage(ctx.http, target.image, 'v1');
-      const unsigned = await ctx.http.request('GET', `/v2/${target.image}/manifests/v1`, { headers: ACCEPT });
+      // Accounts that may push may read an unsigned manifest (cosign reads it before signing), so what
+      // must stay hidden is judged as a read-only member sees it, when the setup can make one.
+      let as: { auth?: 'none'; authorization?: string } = {};
+      if (ctx.setup?.createUser && ctx.setup.setMember) {
+        const reader = await ctx.setup.createUser(`nc${ctx.runId}ctreader`, `Ct-reader-${ctx.runId}-pw`);
+        await ctx.setup.setMember(target.repository, reader.username, 'read');
+        as = { auth: 'none', authorization: basicHeader(reader) };
+      }
+      const unsigned = await ctx.http.request('GET', `/v2/${target.image}/manifests/v1`, { headers: ACCEPT, ...as });
       t.ok(unsigned.status >= 400 && unsigned.status < 500, 'unsigned manifest is not served', { got: unsigned.status });
       const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
       t.equal(await pushCosignSignature(ctx.http, target.image, img.digest, stranger), 201, 'signature by an untrusted key can be pushed');
-      const stillHidden = await ctx.http.request('GET', `/v2/${target.image}/manifests/v1`, { headers: ACCEPT });
+      const stillHidden = await ctx.http.request('GET', `/v2/${target.image}/manifests/v1`, { headers: ACCEPT, ...as });
       t.ok(stillHidden.status >= 400 && stillHidden.status < 500, 'a signature by an untrusted key does not unlock it', { got: stillHidden.status });
       t.equal(await pushCosignSignature(ctx.http, target.image, img.digest, key), 201, 'signature by the trusted key pushed');
-      const served = await ctx.http.request('GET', `/v2/${target.image}/manifests/v1`, { headers: ACCEPT });
+      const served = await ctx.http.request('GET', `/v2/${target.image}/manifests/v1`, { headers: ACCEPT, ...as });
       status(t, served, 200, 'signed manifest is served');
       t.ok(served.body.equals(img.manifest), 'served bytes are the pushed manifest');
     },

@@ -3,6 +3,10 @@
  * may do everything; a user may manage their own access tokens (when logged in with a password or an
  * unscoped token) and a project admin may manage the project's members.
  *
+ * Credentials: Basic (password or access token), a raw access token as Bearer, or a registry JWT issued
+ * with the management scope `registry:api:*`. A JWT issued for repository scopes only is refused here
+ * (the authorizer answers 401 insufficient_scope): it authorizes only GC and stats (gc/routes.ts).
+ *
  *   GET    /api/users                                   POST /api/users {username, password?, admin?}
  *   DELETE /api/users/{u}                               PUT  /api/users/{u}/password {password}
  *   GET    /api/users/{u}/tokens                        POST /api/users/{u}/tokens {name, scopes?, expires_in?} → {token}
@@ -19,7 +23,7 @@ import { readBody, sendJson, sendEmpty } from '../http/respond.js';
 import { RegistryError } from '../oci/errors.js';
 import { AccountError, PROJECT_RE, roleRank, type Accounts, type AccessToken } from './accounts.js';
 import { RepositoryConfigError } from '../repositories/config.js';
-import { RepositoryConflictError, type NitroRepositories, type NitroRepository } from '../repositories/store.js';
+import { DEFAULT_REPOSITORY_NAME, RepositoryConflictError, type NitroRepositories, type NitroRepository } from '../repositories/store.js';
 import type { Audit } from './audit.js';
 
 const MAX_JSON_BYTES = 256 * 1024;
@@ -63,6 +67,8 @@ export interface AdminRouteDeps {
   readonly audit: Audit;
   /** Every image name that holds content (the metadata store's repositories). */
   readonly imageNames: () => Promise<Iterable<string>>;
+  /** Removes every manifest, tag and blob link under these image names (repositories/purge.ts). */
+  readonly purge: (names: readonly string[]) => Promise<{ manifests: number; links: number }>;
 }
 
 export function adminRoutes(d: AdminRouteDeps): Route[] {
@@ -79,17 +85,6 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
     if (p.admin) return;
     if (p.subject === username && p.method !== 'anonymous' && isUnscoped(p)) return;
     forbid(p, `only an administrator or ${username} (not with a scoped access token) may do this`);
-  };
-  /**
-   * Accounts and credentials are managed with real credentials only (a password, or an unscoped access
-   * token, as Basic or raw Bearer), never with a registry JWT: a short-lived token handed to a job for
-   * `repository:x:pull` must not be able to mint a permanent access token or change a password.
-   */
-  const notWithJwt = (ctx: RequestContext) => {
-    const identity = (ctx.principal as { identity?: { jwt: unknown } }).identity;
-    if (identity?.jwt) {
-      forbid(ctx.principal, 'managing accounts and credentials needs a password or an unscoped access token (Basic), not a registry token');
-    }
   };
   const isUnscoped = (p: Principal): boolean => {
     const identity = (p as { identity?: { token: AccessToken | null } }).identity;
@@ -134,7 +129,9 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
   });
 
   const admin = () => ({ kind: 'admin' }) as const;
-  const anyAccount = () => ({ kind: 'base' }) as const;
+  // Who may act is checked by the handler (self-service, project admins); the authorizer makes sure it is an
+  // account and that a registry JWT carries the management scope.
+  const anyAccount = () => ({ kind: 'account' }) as const;
   const mustRepo = (id: string) => {
     const r = d.repositories.get(id);
     if (!r) throw new ApiError(404, `no repository with id ${id}`);
@@ -147,7 +144,6 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendJson(ctx.res, 200, (await d.accounts.listUsers()).map((u) => ({ username: u.username, admin: u.admin, robot: !u.hasPassword })));
     }),
     route('POST', 'api_users_create', /^\/api\/users\/?$/, admin, async (ctx) => {
-      notWithJwt(ctx);
       const b = await readJson(ctx);
       if (b.password !== undefined && b.password !== null && typeof b.password !== 'string') throw new ApiError(400, 'password must be a string');
       if (b.admin !== undefined && typeof b.admin !== 'boolean') throw new ApiError(400, 'admin must be true or false');
@@ -157,7 +153,6 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendJson(ctx.res, 201, { username: u.username, admin: u.admin, robot: !u.hasPassword });
     }),
     route('DELETE', 'api_users_delete', /^\/api\/users\/(?<username>[^/]+)\/?$/, admin, async (ctx) => {
-      notWithJwt(ctx);
       const username = ctx.params.username!;
       if (username === ctx.principal.subject) throw new ApiError(409, 'you cannot delete your own account');
       if (!(await d.accounts.deleteUser(username))) throw new ApiError(404, `no user ${username}`);
@@ -165,7 +160,6 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendEmpty(ctx.res, 204);
     }),
     route('PUT', 'api_users_password', /^\/api\/users\/(?<username>[^/]+)\/password\/?$/, anyAccount, async (ctx) => {
-      notWithJwt(ctx);
       const username = ctx.params.username!;
       selfOrAdmin(ctx, username);
       const b = await readJson(ctx);
@@ -183,7 +177,6 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendJson(ctx.res, 200, (await d.accounts.listTokens(ctx.params.username!)).map(tokenJson));
     }),
     route('POST', 'api_tokens_create', /^\/api\/users\/(?<username>[^/]+)\/tokens\/?$/, anyAccount, async (ctx) => {
-      notWithJwt(ctx);
       const username = ctx.params.username!;
       selfOrAdmin(ctx, username);
       const b = await readJson(ctx);
@@ -209,7 +202,6 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendJson(ctx.res, 200, await d.accounts.members(project));
     }),
     route('PUT', 'api_members_set', /^\/api\/projects\/(?<project>[^/]+)\/members\/(?<username>[^/]+)\/?$/, anyAccount, async (ctx) => {
-      notWithJwt(ctx);
       const { project, username } = ctx.params as { project: string; username: string };
       if (!PROJECT_RE.test(project)) throw new ApiError(400, 'invalid project name');
       if (!ctx.principal.admin && (await d.accounts.roleIn(project, ctx.principal.subject ?? '')) !== 'admin') {
@@ -221,7 +213,6 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
       sendJson(ctx.res, 200, { project, username, role: b.role });
     }),
     route('DELETE', 'api_members_remove', /^\/api\/projects\/(?<project>[^/]+)\/members\/(?<username>[^/]+)\/?$/, anyAccount, async (ctx) => {
-      notWithJwt(ctx);
       const { project, username } = ctx.params as { project: string; username: string };
       if (!ctx.principal.admin && (await d.accounts.roleIn(project, ctx.principal.subject ?? '')) !== 'admin') {
         forbid(ctx.principal, `only an administrator or an admin of project ${project} may change its members`);
@@ -268,14 +259,21 @@ export function adminRoutes(d: AdminRouteDeps): Route[] {
     }),
     route('DELETE', 'api_repository_delete', /^\/api\/repository\/(?<id>[^/]+)\/?$/, admin, async (ctx) => {
       const repo = mustRepo(ctx.params.id!);
-      // Its images would fall back to the default repository — often public, with other push rules. Refuse
-      // while it still owns images, unless the caller says so explicitly.
+      // Deleting a repository never widens access to what it held: its image names would fall under the
+      // next owning repository (usually the public default). So they are refused while it owns images,
+      // or — with ?force=true — deleted with it (records now, blobs by the next GC run).
+      if (repo.name === DEFAULT_REPOSITORY_NAME) throw new ApiError(409, 'the default repository cannot be deleted');
       const owned = d.repositories.imageNamesOf(repo.id, await d.imageNames());
       if (owned.length > 0 && ctx.url.searchParams.get('force') !== 'true') {
-        throw new ApiError(409, `repository ${repo.id} still owns ${owned.length} image name(s) (e.g. ${owned[0]}); their images would fall under the default repository's visibility and rules. Delete them first or add ?force=true`);
+        throw new ApiError(409, `repository ${repo.id} still owns ${owned.length} image name(s) (e.g. ${owned[0]}); delete them first, or add ?force=true to delete them with the repository`);
       }
+      let purged = await d.purge(owned);
       await d.repositories.delete(repo.id);
-      changed(ctx, 'repository_delete', { repository: repo.id });
+      // A push that landed between the purge and the delete is swept too (pushes after this go under the
+      // new owner's rules, as a new push would).
+      const again = await d.purge(owned);
+      purged = { manifests: purged.manifests + again.manifests, links: purged.links + again.links };
+      changed(ctx, 'repository_delete', { repository: repo.id, image_names: owned.length, manifests_deleted: purged.manifests, links_deleted: purged.links });
       sendEmpty(ctx.res, 204);
     }),
   ];

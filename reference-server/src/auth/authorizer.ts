@@ -20,6 +20,7 @@ import { RegistryError } from '../oci/errors.js';
 import { isValidName } from '../oci/names.js';
 import { externalBaseUrl, clientAddress } from './realm.js';
 import type { AuthConfig } from './config.js';
+import { MANAGEMENT_SCOPE } from './scopes.js';
 
 /** The Principal handed to the core, carrying the identity for the push-rule hooks. */
 export class AuthPrincipal implements Principal {
@@ -54,6 +55,11 @@ export class AuthPrincipal implements Principal {
 }
 
 export const TOKEN_PATH = '/api/auth/token';
+
+/** True when the JWT (if any) was issued with the management scope `registry:api:*`. */
+export function jwtHasManagementScope(identity: Identity): boolean {
+  return identity.jwt !== null && identity.jwt.access.some((a) => a.type === 'registry' && a.name === 'api' && a.actions.includes('*'));
+}
 
 export function jwtGrants(identity: Identity, name: string, action: RepositoryAction): boolean {
   if (!identity.jwt) return true;
@@ -94,23 +100,38 @@ export function createTokenAuthorizer(d: TokenAuthorizerDeps): Authorizer & { pr
     async authorize(req, need: AccessRequirement): Promise<Principal> {
       if (need.kind === 'public') return principalFor(ANONYMOUS);
 
+      const management = need.kind === 'admin' || need.kind === 'account' || need.kind === 'repository-admin-read';
       // Several scopes go space-separated in one scope parameter, as CNCF Distribution writes them.
       const scopeOf = (n: AccessRequirement): string | undefined =>
         n.kind === 'repository'
           ? [n, ...(n.alsoAsk ?? [])].map((s) => `repository:${s.name}:${s.actions.join(',')}`).join(' ')
           : n.kind === 'catalog'
             ? 'registry:catalog:*'
-            : undefined;
+            : management && !('maintenance' in n && n.maintenance)
+              ? MANAGEMENT_SCOPE
+              : undefined;
       const challenge = (error?: string) => challengeFor(req, d.config, scopeOf(need), error);
 
       if (need.kind === 'repository' && !isValidName(need.name)) {
         throw new RegistryError('NAME_INVALID', 'invalid repository name', { name: need.name });
       }
 
-      const identity = await d.authenticator.fromRequest(req, clientAddress(req, d.config.trustForwardedHeaders), challenge);
+      const identity = await d.authenticator.fromRequest(req, clientAddress(req, d.config), challenge);
       const p = principalFor(identity);
       // A workload has no account but did prove who it is.
       const anonymous = identity.user === null && !identity.workload;
+
+      // Least privilege on /api/: a token handed to a job for `repository:x:pull` is not a key to the
+      // registry's settings, accounts or credentials. Only GC and stats (`maintenance`) accept it.
+      if (management && !anonymous && identity.jwt && !('maintenance' in need && need.maintenance) && !jwtHasManagementScope(identity)) {
+        d.audit.event('denied', { user: p.subject, method: p.method, ip: req.socket.remoteAddress, reason: 'registry token without the management scope on /api/' });
+        throw new RegistryError(
+          'UNAUTHORIZED',
+          `a registry token issued for repository access does not authorize the management API; present your password or access token (Basic), or request a token with scope ${MANAGEMENT_SCOPE}`,
+          undefined,
+          challenge('insufficient_scope'),
+        );
+      }
 
       switch (need.kind) {
         case 'base':
@@ -119,6 +140,9 @@ export function createTokenAuthorizer(d: TokenAuthorizerDeps): Authorizer & { pr
         case 'catalog':
           // Any account's token will do (the quick reference lists with a repository-scoped token);
           // the listing itself is filtered by what the account may pull.
+          if (anonymous) throw new RegistryError('UNAUTHORIZED', 'authentication required', undefined, challenge());
+          return p;
+        case 'account':
           if (anonymous) throw new RegistryError('UNAUTHORIZED', 'authentication required', undefined, challenge());
           return p;
         case 'admin':

@@ -4,7 +4,8 @@
  *   auth:
  *     enabled: true                      # false: anonymous read/write (the server skips this module)
  *     external_url: https://registry.example.com   # realm of the 401 challenge; else taken from Host
- *     trust_forwarded_headers: false     # use X-Forwarded-Proto/Host for the realm (behind a proxy)
+ *     trust_forwarded_headers: false     # the peer is a proxy: honour its X-Forwarded-* (one hop)
+ *     trust_proxy: [10.0.0.0/8]          # or: honour X-Forwarded-* only from these proxy addresses/CIDRs
  *     service: nitro-repo                # token audience; the `service` clients send
  *     issuer: nitro-registry
  *     token_ttl_seconds: 300
@@ -12,15 +13,18 @@
  *     leeway_seconds: 10
  *     signing_key: /path/key.pem         # EC P-256 or RSA PEM; else generated in <data>/auth/
  *     admin_password: ...                # bootstrap admin (or NITRO_REGISTRY_ADMIN_PASSWORD); else generated
- *     login_rate_limit: { max_failures: 10, window_seconds: 60 }
+ *     login_rate_limit: { max_failures: 10, user_max_failures: 50, window_seconds: 900 }
  *     oidc: [...]                        # trusted OIDC issuers for keyless CI (oidc/config.ts)
  */
 import { parseOidcConfig, type OidcIssuerConfig } from './oidc/config.js';
+import { isAddressOrCidr } from './proxy.js';
 
 export interface AuthConfig {
   readonly enabled: boolean;
   readonly externalUrl: string | null;
   readonly trustForwardedHeaders: boolean;
+  /** Addresses and CIDRs of trusted reverse proxies (auth.trust_proxy); empty: none. */
+  readonly trustProxy: readonly string[];
   readonly service: string;
   readonly issuer: string;
   readonly tokenTtlSeconds: number;
@@ -28,7 +32,7 @@ export interface AuthConfig {
   readonly leewaySeconds: number;
   readonly signingKeyFile: string | null;
   readonly adminPassword: string | null;
-  readonly loginRateLimit: { readonly maxFailures: number; readonly windowSeconds: number };
+  readonly loginRateLimit: { readonly maxFailures: number; readonly userMaxFailures: number; readonly windowSeconds: number };
   readonly oidc: readonly OidcIssuerConfig[];
 }
 
@@ -44,6 +48,7 @@ const KEYS = [
   'enabled',
   'external_url',
   'trust_forwarded_headers',
+  'trust_proxy',
   'service',
   'issuer',
   'token_ttl_seconds',
@@ -71,6 +76,17 @@ function bool(v: unknown, key: string): boolean {
 function str(v: unknown, key: string): string {
   if (typeof v !== 'string' || v === '') throw new AuthConfigError(`auth.${key} must be a non-empty string`);
   return v;
+}
+
+/** auth.trust_proxy: a list (or comma-separated string) of IP addresses and CIDRs. */
+function parseTrustProxy(v: unknown): string[] {
+  if (v === undefined || v === null) return [];
+  const items = typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter((x) => x !== '') : v;
+  if (!Array.isArray(items)) throw new AuthConfigError('auth.trust_proxy must be a list of IP addresses or CIDRs');
+  return items.map((x) => {
+    if (typeof x !== 'string' || !isAddressOrCidr(x)) throw new AuthConfigError(`auth.trust_proxy: ${JSON.stringify(x)} is not an IP address or CIDR`);
+    return x;
+  });
 }
 
 export function parseAuthConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): AuthConfig {
@@ -101,10 +117,17 @@ export function parseAuthConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
     throw new AuthConfigError(`${fromFile ? 'auth.admin_password' : 'NITRO_REGISTRY_ADMIN_PASSWORD'} must be 8 to 1024 characters (it has ${adminPassword.length})`);
   }
 
+  const trustProxy = parseTrustProxy(r.trust_proxy);
+  const maxFailures = rl.max_failures === undefined ? 10 : int(rl.max_failures, 'login_rate_limit.max_failures', 1, 1_000_000);
+  for (const k of Object.keys(rl)) {
+    if (!['max_failures', 'user_max_failures', 'window_seconds'].includes(k)) throw new AuthConfigError(`auth.login_rate_limit.${k}: unknown setting`);
+  }
+
   return {
     enabled: r.enabled === undefined ? true : bool(r.enabled, 'enabled'),
     externalUrl,
     trustForwardedHeaders: r.trust_forwarded_headers === undefined ? false : bool(r.trust_forwarded_headers, 'trust_forwarded_headers'),
+    trustProxy,
     service,
     issuer: r.issuer === undefined ? 'nitro-registry' : str(r.issuer, 'issuer'),
     tokenTtlSeconds: r.token_ttl_seconds === undefined ? 300 : int(r.token_ttl_seconds, 'token_ttl_seconds', 30, 86_400),
@@ -114,8 +137,10 @@ export function parseAuthConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
     signingKeyFile: r.signing_key === undefined || r.signing_key === null ? null : str(r.signing_key, 'signing_key'),
     adminPassword,
     loginRateLimit: {
-      maxFailures: rl.max_failures === undefined ? 10 : int(rl.max_failures, 'login_rate_limit.max_failures', 1, 1_000_000),
-      windowSeconds: rl.window_seconds === undefined ? 60 : int(rl.window_seconds, 'login_rate_limit.window_seconds', 1, 86_400),
+      maxFailures,
+      userMaxFailures:
+        rl.user_max_failures === undefined ? maxFailures * 5 : int(rl.user_max_failures, 'login_rate_limit.user_max_failures', 1, 1_000_000),
+      windowSeconds: rl.window_seconds === undefined ? 900 : int(rl.window_seconds, 'login_rate_limit.window_seconds', 1, 86_400),
     },
     oidc: parseOidcConfig(r.oidc),
   };

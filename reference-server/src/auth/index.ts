@@ -30,12 +30,13 @@ import { tokenRoutes } from './token-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { ContentTrust, type ReadSmallBlob } from './content-trust.js';
 import { createPushRuleHooks } from './push-rules.js';
+import { purgeImageNames } from '../repositories/purge.js';
 import type { TokenSettings } from './tokens.js';
 import { OidcVerifier } from './oidc/verifier.js';
 import { OidcExchange } from './oidc/exchange.js';
 
 export interface CreateAuthOptions {
-  readonly backend: Pick<MetadataBackend, 'accounts' | 'repositories' | 'keys' | 'throttle' | 'kind'>;
+  readonly backend: Pick<MetadataBackend, 'accounts' | 'repositories' | 'keys' | 'throttle' | 'gc' | 'kind'>;
   readonly metadata: MetadataStore;
   /** The raw `auth:` section (validated here). */
   readonly config: unknown;
@@ -100,7 +101,13 @@ export async function createAuth(o: CreateAuthOptions): Promise<Auth> {
 
   const contentTrust = new ContentTrust(o.metadata, o.readSmallBlob, () => repositories.version);
   const hooks = createPushRuleHooks({ repositories, contentTrust, audit });
-  const admin = adminRoutes({ accounts, repositories, audit, imageNames: () => o.metadata.listRepositories({}) });
+  const admin = adminRoutes({
+    accounts,
+    repositories,
+    audit,
+    imageNames: () => o.metadata.listRepositories({}),
+    purge: (names) => purgeImageNames(o.metadata, o.backend.gc, names),
+  });
   const close = (keys: KeyRing | null) => () => {
     repositories.close();
     keys?.close();
@@ -129,7 +136,11 @@ export async function createAuth(o: CreateAuthOptions): Promise<Auth> {
     ttlSeconds: config.tokenTtlSeconds,
     leewaySeconds: config.leewaySeconds,
   };
-  const limiter = new LoginRateLimiter(o.backend.throttle, config.loginRateLimit.maxFailures, config.loginRateLimit.windowSeconds * 1000);
+  const limiter = new LoginRateLimiter(o.backend.throttle, {
+    maxFailures: config.loginRateLimit.maxFailures,
+    userMaxFailures: config.loginRateLimit.userMaxFailures,
+    windowMs: config.loginRateLimit.windowSeconds * 1000,
+  });
   const verifier = new OidcVerifier(config.oidc);
   const oidc = new OidcExchange(verifier);
   if (oidc.enabled) startupMessages.push(`trusting OIDC tokens of ${config.oidc.map((i) => i.issuer).join(', ')} (log in as "oidc" with the token as password)`);

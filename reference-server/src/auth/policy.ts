@@ -1,22 +1,27 @@
 /**
- * Who may do what, evaluated live on every request (so membership and rule changes take effect at once):
+ * Who may do what on a repository, evaluated live on every request (so membership and rule changes take
+ * effect at once). "Role" is the account's role in the image's project (its first path component); for
+ * images in the built-in `default` repository a role in the project `default` counts too, and so does the
+ * account's own namespace (`<username>/…`, as if it held the admin role there):
  *
  *   anonymous          pull on public repositories; nothing else
  *   registry admin     everything
- *   any account        pull on public repositories;
- *                      pull on private ones, and push/delete anywhere, unless the repository sets
- *                      must_be_project_member — then pull needs the read role and push/delete the
- *                      write role in the image's project (its first path component)
+ *   account            pull on public repositories; pull on private ones with the read role;
+ *                      push/delete with the write role. With the push rule must_be_project_member only
+ *                      the project role counts (not `default`'s role, not the own namespace).
  *   access token       the intersection of its owner's rights and the token's scopes
  *   OIDC workload      exactly what the matched auth.oidc rules grant (public pulls included only if a
  *                      rule grants them); the rules are the operator's statement, so project
  *                      membership does not apply
  *
+ * So "private" means members only (as in Harbor and the Nitro fork), and a plain account cannot overwrite
+ * or delete other people's images in `default`. docs/auth.md has the whole table.
+ *
  * `denial()` explains a refusal in words a user can act on (returned in the 403 body).
  */
 import type { AccessToken, Role, User } from './accounts.js';
 import { roleRank } from './accounts.js';
-import type { NitroRepositories } from '../repositories/store.js';
+import { DEFAULT_REPOSITORY_NAME, type NitroRepositories } from '../repositories/store.js';
 import type { RepositoryAction } from '../registry/access.js';
 import { patternCovers } from './scopes.js';
 import type { Workload } from './oidc/exchange.js';
@@ -57,14 +62,25 @@ export class Policy {
     }
     if (user.admin) return null;
     if (action === 'pull' && repo.visibility === 'public') return null;
-    if (!this.repositories.rules(repo).must_be_project_member) return null;
     const project = projectOf(name);
-    const role = who.roles.get(project) ?? null;
     const needed = ROLE_NEEDED[action];
+    const projectRole = who.roles.get(project) ?? null;
+    if (this.repositories.rules(repo).must_be_project_member) {
+      if (roleRank(projectRole) >= roleRank(needed)) return null;
+      return `push rule must_be_project_member: ${action} on ${name} needs the ${needed} role in project ${project}, and ${user.username} ${
+        projectRole ? `only has ${projectRole}` : 'is not a member'
+      }`;
+    }
+    const inDefault = repo.name === DEFAULT_REPOSITORY_NAME;
+    // The account's own namespace, in `default` only: a repository an admin created is governed by its roles.
+    if (inDefault && name.startsWith(`${user.username}/`)) return null;
+    const defaultRole = inDefault ? (who.roles.get(DEFAULT_REPOSITORY_NAME) ?? null) : null;
+    const role = roleRank(defaultRole) > roleRank(projectRole) ? defaultRole : projectRole;
     if (roleRank(role) >= roleRank(needed)) return null;
-    return `push rule must_be_project_member: ${action} on ${name} needs the ${needed} role in project ${project}, and ${user.username} ${
-      role ? `only has ${role}` : 'is not a member'
-    }`;
+    const where = repo.visibility === 'private' ? `private repository ${repo.name}` : `repository ${repo.name}`;
+    return `${action} on ${name} (${where}) needs the ${needed} role in project ${project}${
+      inDefault ? ` or in project ${DEFAULT_REPOSITORY_NAME}, or a name under ${user.username}/` : ''
+    }; ${user.username} ${role ? `only has ${role}` : 'has no role there'}`;
   }
 
   can(who: Subject, name: string, action: RepositoryAction): boolean {

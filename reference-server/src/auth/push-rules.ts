@@ -8,7 +8,8 @@
  *   must_use_auth_token_for_push   → a push authenticated by password (Basic, or a JWT obtained with a
  *                                    password) is refused (403 DENIED), an automation credential is
  *                                    required: an access token or a CI job's OIDC token
- *   require_content_trust=true     → manifests are served only when a signature verifies (content-trust.ts)
+ *   require_content_trust=true     → manifests are served only when a signature verifies (content-trust.ts),
+ *                                    except to accounts that may push there (so they can sign)
  *
  * Rules are read on every call, so a change through the API applies to the next request.
  */
@@ -67,9 +68,14 @@ export function createPushRuleHooks(d: { repositories: NitroRepositories; conten
       d.audit.event('delete', { ...who(principal), repository: repo.id, name, tag, digest });
       return writeRules(repo);
     },
-    async beforeManifestServe({ name, digest }) {
+    async beforeManifestServe({ name, digest, principal }) {
       const repo = d.repositories.forImage(name);
       if (!d.repositories.rules(repo).require_content_trust) return;
+      // Accounts that may push here may read unsigned manifests: `cosign sign` reads the manifest before it
+      // signs (tolerating only 404), so "push, then sign" needs it. The request's token must carry push
+      // too, so a pull-only token of a writer (a deploy job) still sees only signed images. Never for an
+      // anonymous principal (with auth disabled everyone could push).
+      if (principal.subject !== null && principal.can(name, 'push') && principal.grants(name, 'push')) return;
       await d.contentTrust.check(repo, name, digest);
     },
   };

@@ -1,6 +1,6 @@
 /**
  * Scopes as the Docker token spec writes them: `repository:<name>:<action>[,<action>…]` and
- * `registry:catalog:*`. The name may contain ':' only in a port-qualified form we never accept, so a
+ * `registry:catalog:*` (and `registry:api:*`, the management scope, below). The name may contain ':' only in a port-qualified form we never accept, so a
  * scope is split at the FIRST and LAST colon: type, then name (validated), then actions. Anything that
  * does not parse is ignored (never an error; the grant is simply smaller).
  *
@@ -22,7 +22,18 @@ export interface CatalogScope {
   readonly name: 'catalog';
   readonly actions: ['*'];
 }
-export type Scope = RepositoryScope | CatalogScope;
+/**
+ * `registry:api:*`: lets a registry JWT use the management API (/api/) with its subject's rights. A JWT
+ * without it — one issued for repository scopes — authorizes there only GC and stats.
+ */
+export interface ManagementScope {
+  readonly type: 'registry';
+  readonly name: 'api';
+  readonly actions: ['*'];
+}
+export type Scope = RepositoryScope | CatalogScope | ManagementScope;
+
+export const MANAGEMENT_SCOPE = 'registry:api:*';
 
 /** One claim of the JWT `access` array (Docker token spec). */
 export interface AccessClaim {
@@ -40,7 +51,10 @@ export function parseScope(s: string, allowPatterns = false): Scope | null {
   const name = s.slice(first + 1, last);
   const actionList = s.slice(last + 1).split(',').map((a) => a.trim()).filter((a) => a !== '');
   if (type === 'registry') {
-    return name === 'catalog' && actionList.length === 1 && actionList[0] === '*' ? { type: 'registry', name: 'catalog', actions: ['*'] } : null;
+    if (actionList.length !== 1 || actionList[0] !== '*') return null;
+    if (name === 'catalog') return { type: 'registry', name: 'catalog', actions: ['*'] };
+    if (name === 'api' && !allowPatterns) return { type: 'registry', name: 'api', actions: ['*'] };
+    return null;
   }
   if (type !== 'repository') return null;
   const pattern = allowPatterns && (name === '*' || (name.endsWith('/*') && isValidName(name.slice(0, -2))));

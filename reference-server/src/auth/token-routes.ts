@@ -57,7 +57,11 @@ export function tokenRoutes(d: TokenRouteDeps): Route[] {
     const out: AccessClaim[] = [];
     for (const s of scopes) {
       if (s.type === 'registry') {
-        if (identity.user) out.push({ type: 'registry', name: 'catalog', actions: ['*'] });
+        if (!identity.user || out.some((c) => c.type === 'registry' && c.name === s.name)) continue;
+        // The management scope carries the account's own rights to /api/, so only a credential that has
+        // them may ask for it: a password or an unscoped access token (never a scoped one).
+        if (s.name === 'api' && identity.token !== null && identity.token.scopes !== null) continue;
+        out.push({ type: 'registry', name: s.name, actions: ['*'] });
         continue;
       }
       const actions = s.actions.filter((a) => d.policy.can(identity, s.name, a));
@@ -120,7 +124,7 @@ export function tokenRoutes(d: TokenRouteDeps): Route[] {
     );
   };
 
-  const ip = (req: IncomingMessage) => clientAddress(req, d.config.trustForwardedHeaders);
+  const ip = (req: IncomingMessage) => clientAddress(req, d.config);
   const challenge = (req: IncomingMessage) => challengeFor(req, d.config);
 
   /** Identity from an Authorization header on the token endpoint: Basic or nothing. */

@@ -83,7 +83,8 @@ export function gcRoutes(deps: GcRouteDeps): Route[] {
       method: 'POST',
       name: 'api_repository_gc',
       pattern: /^\/api\/repository\/(?<id>[^/]+)\/gc$/,
-      access: () => ({ kind: 'admin' }),
+      // The quick reference triggers GC with the token it got for a repository scope.
+      access: () => ({ kind: 'admin', maintenance: true }),
       handle: (ctx) =>
         guarded(ctx, async () => {
           const scope = scopeOf(ctx);
@@ -97,7 +98,7 @@ export function gcRoutes(deps: GcRouteDeps): Route[] {
       method: 'GET',
       name: 'api_repository_stats',
       pattern: /^\/api\/repository\/(?<id>[^/]+)\/stats$/,
-      access: (p) => ({ kind: 'repository-admin-read', repositoryId: p.id ?? '' }),
+      access: (p) => ({ kind: 'repository-admin-read', repositoryId: p.id ?? '', maintenance: true }),
       handle: (ctx) =>
         guarded(ctx, async () => {
           sendJson(ctx.res, 200, await deps.stats.stats(scopeOf(ctx)));

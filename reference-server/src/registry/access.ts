@@ -26,10 +26,16 @@ export type AccessRequirement =
     }
   /** GET /v2/_catalog: listing repositories (filtered by what the principal may pull). */
   | { kind: 'catalog' }
-  /** Management API that needs a registry administrator. */
-  | { kind: 'admin' }
+  /**
+   * Management API that needs a registry administrator. A registry JWT issued for repository scopes is
+   * enough only when `maintenance` is set (GC: the quick reference runs it with such a token); anything
+   * else needs the credential itself (Basic password or access token) or a JWT with the management scope.
+   */
+  | { kind: 'admin'; maintenance?: boolean }
+  /** Management API for any account (own password and tokens, project members); the handler checks who. */
+  | { kind: 'account' }
   /** Management API readable by any principal that can read the given Nitro repository id. */
-  | { kind: 'repository-admin-read'; repositoryId: string }
+  | { kind: 'repository-admin-read'; repositoryId: string; maintenance?: boolean }
   /** No authentication at all (token endpoint, JWKS, metrics when public). */
   | { kind: 'public' };
 

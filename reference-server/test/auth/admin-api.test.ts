@@ -41,6 +41,7 @@ t.test('users and access tokens: shown once, stored hashed, scoped, expiring, re
   t.notMatch(dump, 'alice:pass:word', 'and only a hash of the password');
   t.match(dump, /scrypt\$/);
 
+  t.equal((await fx.request.put('/api/projects/my-project/members/alice').set('Authorization', ADMIN).send({ role: 'write' })).status, 200);
   t.equal((await pushAs(fx.request, 'my-project/app', uniqueImage(), 'v1', basic('alice', tok.body.token))).status, 201, 'token pushes in scope');
   t.equal((await pushAs(fx.request, 'my-project/other', uniqueImage(), 'v1', basic('alice', tok.body.token))).status, 403, 'not out of scope');
   t.equal((await fx.request.get('/v2/').set('Authorization', basic('bob', tok.body.token))).status, 401, "another user's name with the token");
@@ -111,21 +112,23 @@ t.test("repositories: the quick reference's JSON verbatim through /api/repositor
   t.equal((await fx.request.get(`/api/repository/${id}`).set('Authorization', ADMIN)).status, 404);
 
   const tok = await seedToken(fx.request, 'admin', ADMIN_PASSWORD, 'repository:myapp:pull,push');
-  t.equal((await fx.request.get('/api/repository').set('Authorization', bearer(tok))).status, 200, 'the management API takes the same bearer tokens');
+  t.equal((await fx.request.get('/api/repository').set('Authorization', bearer(tok))).status, 401, 'a token issued for repository scopes is not a management credential');
+  const apiTok = await seedToken(fx.request, 'admin', ADMIN_PASSWORD, 'registry:api:*');
+  t.equal((await fx.request.get('/api/repository').set('Authorization', bearer(apiTok))).status, 200, 'the management API takes a bearer token issued for registry:api:*');
   t.equal((await fx.request.post('/api/repository/default/gc').set('Authorization', bearer(tok)).send({ dry_run: true })).status, 200, 'GC with a token, as the quick reference does');
 });
 
-t.test('a registry JWT cannot manage accounts or credentials; a private repository that owns images is not deleted by accident', async (t) => {
+t.test('a registry JWT cannot manage accounts or credentials (401 insufficient_scope: it lacks registry:api:*); a private repository that owns images is not deleted by accident', async (t) => {
   const fx = await authFixture(t);
   const ADMIN = basic('admin', ADMIN_PASSWORD);
   t.equal((await fx.request.post('/api/users').set('Authorization', ADMIN).send({ username: 'bob', password: 'bob-password-1' })).status, 201);
   const adminJwt = await seedToken(fx.request, 'admin', ADMIN_PASSWORD, 'repository:foo:pull');
   const bobJwt = await seedToken(fx.request, 'bob', 'bob-password-1', 'repository:foo:pull');
   const asJwt = (jwt: string) => ({ Authorization: bearer(jwt) });
-  t.equal((await fx.request.post('/api/users').set(asJwt(adminJwt)).send({ username: 'eve', password: 'eve-password-1', admin: true })).status, 403, 'no admin creation with a token');
-  t.equal((await fx.request.put('/api/users/bob/password').set(asJwt(bobJwt)).send({ password: 'taken-over-1' })).status, 403, 'no password change with a token');
-  t.equal((await fx.request.post('/api/users/bob/tokens').set(asJwt(bobJwt)).send({ name: 'forever' })).status, 403, 'no access token minted from a token');
-  t.equal((await fx.request.put('/api/projects/foo/members/bob').set(asJwt(adminJwt)).send({ role: 'admin' })).status, 403, 'no membership change with a token');
+  t.equal((await fx.request.post('/api/users').set(asJwt(adminJwt)).send({ username: 'eve', password: 'eve-password-1', admin: true })).status, 401, 'no admin creation with a token');
+  t.equal((await fx.request.put('/api/users/bob/password').set(asJwt(bobJwt)).send({ password: 'taken-over-1' })).status, 401, 'no password change with a token');
+  t.equal((await fx.request.post('/api/users/bob/tokens').set(asJwt(bobJwt)).send({ name: 'forever' })).status, 401, 'no access token minted from a token');
+  t.equal((await fx.request.put('/api/projects/foo/members/bob').set(asJwt(adminJwt)).send({ role: 'admin' })).status, 401, 'no membership change with a token');
   t.equal((await fx.request.post('/api/users/bob/tokens').set('Authorization', basic('bob', 'bob-password-1')).send({ name: 'ci' })).status, 201, 'with the password it works');
 
   const created = await fx.request.post('/api/repository').set('Authorization', ADMIN).send({ name: 'team', visibility: 'private', config: { type: 'Hosted' } });

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { authFixture, basic, ADMIN_PASSWORD, type AuthFixture, type TapTest } from './harness.js';
-import { cosignSignature, pushAs, sigTag, uniqueImage } from './client.js';
+import { bearer, cosignSignature, pushAs, seedToken, sigTag, uniqueImage } from './client.js';
 import { multiPlatformIndex, ociImage } from '../helpers/oci.js';
 
 const ADMIN = basic('admin', ADMIN_PASSWORD);
@@ -43,7 +43,8 @@ t.test('unsigned → 403; wrong key, tampered payload → 403; verified referrer
   t.same(codes(unsigned.body), ['DENIED']);
   t.match(unsigned.body.errors[0].message, /require_content_trust.*no cosign signature/);
   t.equal((await fx.request.head('/v2/secure/app/manifests/v1')).status, 403, 'HEAD too');
-  t.equal((await fx.request.get(`/v2/secure/app/manifests/${img.digest}`).set('Authorization', ADMIN)).status, 403, 'by digest, even for the admin');
+  const pullJwt = await seedToken(fx.request, 'admin', ADMIN_PASSWORD, 'repository:secure/app:pull');
+  t.equal((await fx.request.get(`/v2/secure/app/manifests/${img.digest}`).set('Authorization', bearer(pullJwt))).status, 403, "by digest, even with the admin's pull-only token");
 
   const wrong = cosignSignature(otherKey, 'secure/app', img.digest, { subject: img });
   t.equal((await pushAs(fx.request, 'secure/app', wrong.manifest, wrong.manifest.digest, ADMIN)).status, 201);
@@ -136,4 +137,39 @@ t.test('a runnable image that calls itself a signature (artifactType) is not exe
     const got = await fx.request.get('/v2/secure/app/manifests/disguised');
     t.equal(got.status, 403, `an unsigned image with artifactType ${artifactType} is refused`);
   }
+});
+
+t.test('accounts with write access read unsigned manifests (to sign them); everyone else still gets 403', async (t) => {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const fx = await trusted(t, [publicKey]);
+  for (const [u, role] of [['signer', 'write'], ['viewer', 'read']] as const) {
+    t.equal((await fx.request.post('/api/users').set('Authorization', ADMIN).send({ username: u, password: `${u}-password` })).status, 201);
+    t.equal((await fx.request.put(`/api/projects/secure/members/${u}`).set('Authorization', ADMIN).send({ role })).status, 200);
+  }
+  const signer = basic('signer', 'signer-password');
+  const viewer = basic('viewer', 'viewer-password');
+  const img = uniqueImage();
+  t.equal((await pushAs(fx.request, 'secure/app', img, 'v1', signer)).status, 201, 'the writer pushes');
+
+  // What cosign does: a token for pull,push, then GET/HEAD the manifest it is about to sign.
+  const signJwt = await seedToken(fx.request, 'signer', 'signer-password', 'repository:secure/app:pull,push');
+  for (const [what, auth] of [['Basic', signer], ['pull,push token', bearer(signJwt)], ['admin', ADMIN]] as const) {
+    const get = await fx.request.get('/v2/secure/app/manifests/v1').set('Authorization', auth);
+    t.equal(get.status, 200, `writer (${what}): GET unsigned manifest`);
+    t.equal(get.headers['docker-content-digest'], img.digest);
+    t.equal((await fx.request.head(`/v2/secure/app/manifests/${img.digest}`).set('Authorization', auth)).status, 200, `writer (${what}): HEAD by digest`);
+  }
+  const viewerRes = await fx.request.get('/v2/secure/app/manifests/v1').set('Authorization', viewer);
+  t.equal(viewerRes.status, 403, 'read-only member: 403');
+  t.match(viewerRes.body.errors[0].message, /require_content_trust/);
+  t.equal((await fx.request.head('/v2/secure/app/manifests/v1').set('Authorization', viewer)).status, 403, 'HEAD too');
+  t.equal((await fx.request.get('/v2/secure/app/manifests/v1')).status, 403, 'anonymous (public repository): 403');
+  const pullOnly = await seedToken(fx.request, 'signer', 'signer-password', 'repository:secure/app:pull');
+  t.equal((await fx.request.get('/v2/secure/app/manifests/v1').set('Authorization', bearer(pullOnly))).status, 403, "the writer's pull-only token (a deploy job): 403");
+
+  // The writer signs; then everyone may pull.
+  const sig = cosignSignature(privateKey, 'secure/app', img.digest, { subject: img });
+  t.equal((await pushAs(fx.request, 'secure/app', sig.manifest, sig.manifest.digest, bearer(signJwt))).status, 201, 'signature pushed');
+  t.equal((await fx.request.get('/v2/secure/app/manifests/v1').set('Authorization', viewer)).status, 200, 'signed: the reader pulls');
+  t.equal((await fx.request.get('/v2/secure/app/manifests/v1')).status, 200, 'and anonymous clients');
 });

@@ -29,6 +29,10 @@ t.test('docker login / build / tag / push / pull with token auth', { skip, timeo
   writeFileSync(join(work, 'hello.txt'), `hello ${Date.now()}\n`);
   writeFileSync(join(work, 'Dockerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
   t.equal((await fx.request.post('/api/users').set('Authorization', basic('admin', ADMIN_PASSWORD)).send({ username: 'username', password: 'password' })).status, 201);
+  // A plain account pushes where it has the write role: its project, and `default` for the unprefixed name.
+  for (const project of ['my-project', 'default']) {
+    t.equal((await fx.request.put(`/api/projects/${project}/members/username`).set('Authorization', basic('admin', ADMIN_PASSWORD)).send({ role: 'write' })).status, 200);
+  }
 
   const tags: string[] = [];
   const docker = (args: string[], input?: string) =>

@@ -14,6 +14,7 @@ import { startRegistry } from '../../src/server.js';
 import { backendConfig } from '../helpers/backend-matrix.js';
 import type { MetadataStore } from '../../src/metadata/store.js';
 import type { Auth } from '../../src/auth/index.js';
+import type { Registry } from '../../src/server.js';
 
 export interface TeardownHost {
   teardown(fn: () => unknown): void;
@@ -27,6 +28,8 @@ export interface AuthFixture {
   readonly request: supertest.Agent;
   readonly auth: Auth;
   readonly meta: MetadataStore;
+  /** The whole registry (route tables, GC services) for tests that enumerate or reach inside. */
+  readonly registry: Registry;
   /** Every log line (JSON objects), to assert audit lines and that no secret is logged. */
   readonly logLines: Record<string, unknown>[];
   readonly logText: () => string;
@@ -100,6 +103,7 @@ export async function authFixture(
     request: supertest(running.server),
     auth: registry.auth,
     meta: registry.deps.meta,
+    registry,
     logLines,
     logText: () => raw,
     cliEnv: databaseUrl ? { NITRO_REGISTRY_DATABASE_URL: databaseUrl } : {},

@@ -110,13 +110,17 @@ t.test('must_be_project_member → 403 DENIED for non-members and readers; write
   t.ok(fx.logLines.some((l) => l.audit === true && l.event === 'denied' && l.user === 'bob'), 'denials are audited');
 
   await setRules(fx, { must_be_project_member: false });
-  t.equal((await pushAs(fx.request, 'my-project/myapp', uniqueImage(), 'v2', bob)).status, 201, 'rule off: any account pushes');
+  // Rule off: the defaults still want the write role in the project (docs/auth.md, "who may do what").
+  t.equal((await pushAs(fx.request, 'my-project/myapp', uniqueImage(), 'v2', bob)).status, 403, 'rule off: a non-member still cannot push');
+  t.equal((await fx.request.put('/api/projects/my-project/members/bob').set('Authorization', ADMIN).send({ role: 'write' })).status, 200);
+  t.equal((await pushAs(fx.request, 'my-project/myapp', uniqueImage(), 'v2', bob)).status, 201, 'rule off: a writer pushes');
   t.equal((await fx.request.delete('/v2/my-project/myapp/manifests/v2').set('Authorization', bob)).status, 202, 'rule off: and deletes');
 });
 
 t.test('must_use_auth_token_for_push → password push 403 (Basic or JWT from a password); access token pushes', async (t) => {
   const fx = await withRepo(t, { must_use_auth_token_for_push: true });
   await fx.request.post('/api/users').set('Authorization', ADMIN).send({ username: 'ci', password: 'ci-password' });
+  await fx.request.put('/api/projects/my-project/members/ci').set('Authorization', ADMIN).send({ role: 'write' });
   const pat = (await fx.request.post('/api/users/ci/tokens').set('Authorization', ADMIN).send({ name: 'pipeline', scopes: ['repository:my-project/*:pull,push'] }))
     .body.token as string;
   const img = uniqueImage();

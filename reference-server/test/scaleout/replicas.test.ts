@@ -18,6 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import t from 'tap';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -27,6 +28,8 @@ import { loadBalancer } from '../helpers/haproxy.js';
 import { replicas } from '../helpers/replicas.js';
 import { scaleoutSkip } from '../helpers/scaleout-env.js';
 import { Client, PushError, sha256, type PushedImage } from '../gc/client.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/nitro-registry.js', import.meta.url));
 
 const GC_SECONDS = Number(process.env.REPLICA_GC_SECONDS ?? 30);
 const ADMIN_PASSWORD = 'replica-admin-password-1';
@@ -316,8 +319,14 @@ for (const storage of ['shared directory', 's3'] as const) {
     });
 
     await t.test('after a final GC, storage holds exactly what acknowledged tags reach', async (t) => {
-      const gc = await call(`${r2}/api/repository/default/gc`, { method: 'POST', body: JSON.stringify({ grace_seconds: 0, delete_untagged: true }), headers: { 'Content-Type': 'application/json' } });
-      t.equal(gc.status, 200);
+      // The whole registry, as the scheduler or an operator runs it: a repository's GC (the API) does not
+      // look for bytes without a record, which a kill -9 between publishing a blob and recording it leaves.
+      // `nitro-registry gc` on PostgreSQL runs while the replicas serve (docs/deploy-replicas.md).
+      const gc = spawnSync(process.execPath, [BIN, 'gc', '--config', set.configFiles[2]!, '--grace-seconds', '0', '--delete-untagged', '--json'], {
+        encoding: 'utf8',
+        timeout: 300_000,
+      });
+      t.equal(gc.status, 0, `nitro-registry gc (${gc.stderr.slice(-400)})`);
       const db = new pg.Client({ connectionString: database });
       await db.connect();
       t.teardown(() => db.end());

@@ -48,7 +48,9 @@ if (opts.help) {
   --quick               ~1 minute smoke run (small blobs, short loops, 2 rounds)
   --targets A,B         target kinds, first is the baseline (default distribution,nitro;
                         distribution,distribution checks the harness: ratios should be ~1;
-                        floor = bare node:http blob server, only for the blob-push*/blob-get-big* ops)
+                        floor = bare node:http blob server, only for the blob-push*/blob-get-big* ops;
+                        nitro-pg = nitro with its metadata in a fresh PostgreSQL database on
+                        NITRO_TEST_DATABASE_URL)
   --rounds N            rounds per operation (default 5; quick 2)
   --ops a,b             only these operations (names as in the table)
   --loop-ms MS          time bound of each request loop (default 3000; quick 700)

@@ -64,6 +64,27 @@ function distributionConfig(dataDir, port, s3) {
   ].join('\n');
 }
 
+/**
+ * A new, empty database on the PostgreSQL server of NITRO_TEST_DATABASE_URL (scripts/ci/setup-scaleout.sh),
+ * for a nitro-pg target; left behind for inspection (databases are cheap; the server is a test one).
+ */
+async function freshDatabase(name) {
+  const admin = process.env.NITRO_TEST_DATABASE_URL;
+  if (!admin) throw new Error('nitro-pg needs NITRO_TEST_DATABASE_URL (scripts/ci/setup-scaleout.sh up DIR; source DIR/env)');
+  const { default: pg } = await import('pg');
+  const db = `bench_${name.replace(/[^a-z0-9]/gi, '_')}_${Date.now()}`.toLowerCase();
+  const c = new pg.Client({ connectionString: admin });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE ${db}`);
+  } finally {
+    await c.end();
+  }
+  const url = new URL(admin);
+  url.pathname = `/${db}`;
+  return url.toString();
+}
+
 /** The reference server's config file for S3 mode (credentials in a file, never on argv). */
 function nitroS3Config(s3) {
   return JSON.stringify({
@@ -110,7 +131,7 @@ async function waitReady(target, child) {
 }
 
 /**
- * Starts one registry. kind: 'distribution' | 'nitro' | 'floor' (bare node:http big-blob server, floor-server.mjs). Returns a target:
+ * Starts one registry. kind: 'distribution' | 'nitro' | 'nitro-pg' (metadata in PostgreSQL) | 'floor' (bare node:http big-blob server, floor-server.mjs). Returns a target:
  * { name, kind, origin, pid, dataDir, stop() }.
  */
 export async function startTarget(kind, name, { repoRoot, nitroArgs = [], s3 = null }) {
@@ -126,21 +147,23 @@ export async function startTarget(kind, name, { repoRoot, nitroArgs = [], s3 = n
     await writeFile(cfgPath, distributionConfig(dataDir, port, s3), { mode: 0o600 });
     cmd = DISTRIBUTION_BIN;
     args = ['serve', cfgPath];
-  } else if (kind === 'nitro') {
+  } else if (kind === 'nitro' || kind === 'nitro-pg') {
     const bin = join(repoRoot, 'bin', 'nitro-registry.js');
     if (!existsSync(bin)) throw new Error(`${bin} does not exist yet`);
     cmd = process.execPath;
     args = [bin, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--log-level', 'warn', '--no-auth', ...nitroArgs];
-    if (s3) {
+    // nitro-pg: the same server with its metadata in a fresh PostgreSQL database (one replica on PostgreSQL).
+    const database = kind === 'nitro-pg' ? { url: await freshDatabase(name) } : null;
+    if (s3 || database) {
       const cfgPath = join(workDir, 'config.json');
-      await writeFile(cfgPath, nitroS3Config(s3), { mode: 0o600 });
+      await writeFile(cfgPath, JSON.stringify({ ...(s3 ? JSON.parse(nitroS3Config(s3)) : {}), ...(database ? { database } : {}) }), { mode: 0o600 });
       args.push('--config', cfgPath);
     }
   } else if (kind === 'floor') {
     cmd = process.execPath;
     args = [join(repoRoot, 'bench', 'lib', 'floor-server.mjs'), '--listen', `127.0.0.1:${port}`, '--data', dataDir];
   } else {
-    throw new Error(`unknown target kind ${kind} (expected distribution, nitro or floor)`);
+    throw new Error(`unknown target kind ${kind} (expected distribution, nitro, nitro-pg or floor)`);
   }
   // Logs go to a file: a pipe nobody reads would eventually block the server.
   const logFd = openSync(logPath, 'a');

@@ -21,7 +21,11 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the CLI; `pipeHead` closes stdout after the first chunk, like `| head -1`. Killed after `limitMs` (a hang). */
+/**
+ * Runs the CLI; `pipeHead` closes the reading end of stdout at once, like a `| head` that is gone before the
+ * command writes (closing it after the first chunk races: a short output fits the pipe in one write and
+ * never meets EPIPE). Killed after `limitMs` (a hang).
+ */
 function run(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; pipeHead?: boolean; limitMs?: number } = {}): Promise<Run> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -29,11 +33,11 @@ function run(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; pipe
       env: { ...process.env, NITRO_REGISTRY_CONFIG: '', NITRO_REGISTRY_ADMIN_PASSWORD: '', ...(opts.env ?? {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    if (opts.pipeHead) child.stdout.destroy(); // Node takes far longer to start than this line
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => {
       stdout += c.toString();
-      if (opts.pipeHead) child.stdout.destroy();
     });
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     // Generous: a loaded CI machine may take seconds to start Node; this only catches a hang.

@@ -74,15 +74,16 @@ export interface BlobUpload {
 
 export interface OpenedBlob {
   /**
-   * The bytes (or the requested range). Use either this or sendTo(), once. The stream must be consumed
-   * or destroyed (destroy releases the handle).
+   * The bytes (or the requested range). Use either this or sendTo(); every access returns the same
+   * stream. The stream must be consumed or destroyed (destroy releases the handle).
    */
   readonly stream: Readable;
   /** The blob's full size. */
   readonly size: number;
   /**
-   * Optional faster path for big responses: writes the bytes (or range) to `out` and releases the
-   * handle, without ending `out`. The filesystem driver sends from reused buffers (storage/file-sender.ts).
+   * Optional faster path for big responses: writes the bytes (or range) to `out`, ending `out` with the
+   * last byte (a response finishes when its bytes are flushed), and releases the handle. Once, and not
+   * after `stream`. The filesystem driver sends from reused buffers (storage/file-sender.ts).
    */
   sendTo?(out: Writable, signal?: AbortSignal): Promise<void>;
 }

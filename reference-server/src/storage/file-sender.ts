@@ -23,11 +23,20 @@ const give = (b: Buffer): void => {
 };
 
 /**
- * Writes bytes [start, end] (inclusive) of `fh` to `out`, then closes `fh`. Does not end `out`.
- * Rejects if the file is shorter than `end`, on a read or write error, when `out` closes early, or
- * when `signal` aborts.
+ * Writes bytes [start, end] (inclusive) of `fh` to `out`, then closes `fh`. With `endOutput`, the last
+ * chunk ends `out` (so an HTTP response finishes — and is logged and counted — when its bytes are flushed,
+ * not after the file handle closes, by which time the client may have sent its next request); otherwise
+ * `out` is left open. Rejects if the file is shorter than `end`, on a read or write error, when `out`
+ * closes early, or when `signal` aborts.
  */
-export async function sendFileRange(fh: FileHandle, start: number, end: number, out: Writable, signal?: AbortSignal): Promise<void> {
+export async function sendFileRange(
+  fh: FileHandle,
+  start: number,
+  end: number,
+  out: Writable,
+  signal?: AbortSignal,
+  opts: { endOutput?: boolean } = {},
+): Promise<void> {
   let closed: Error | null = null;
   let onClosed: ((e: Error) => void) | null = null;
   const markClosed = () => {
@@ -37,15 +46,18 @@ export async function sendFileRange(fh: FileHandle, start: number, end: number, 
   out.once('close', markClosed);
   // One write in flight at a time; its promise also settles if the connection goes away without
   // calling back (the buffer is then simply not reused).
-  const write = (buf: Buffer, n: number) =>
+  const write = (buf: Buffer, n: number, final: boolean) =>
     new Promise<void>((resolve, reject) => {
       onClosed = reject;
-      out.write(n === buf.length ? buf : buf.subarray(0, n), (err) => {
+      const chunk = n === buf.length ? buf : buf.subarray(0, n);
+      const done = (err?: Error | null) => {
         onClosed = null;
         if (err) return reject(err);
         give(buf);
         resolve();
-      });
+      };
+      if (final) out.end(chunk, () => done());
+      else out.write(chunk, done);
     });
   let inflight: Promise<void> | null = null;
   try {
@@ -69,7 +81,7 @@ export async function sendFileRange(fh: FileHandle, start: number, end: number, 
       pos += n;
       if (inflight) await inflight;
       if (closed) throw closed;
-      inflight = write(buf, n);
+      inflight = write(buf, n, opts.endOutput === true && pos >= last);
       // Observed now, awaited later: a rejection while the next read runs is not "unhandled".
       inflight.catch(() => undefined);
     }

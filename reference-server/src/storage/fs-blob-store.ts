@@ -110,22 +110,27 @@ export class FsBlobStore implements BlobStore {
     const start = range?.start ?? 0;
     const end = range?.end ?? size - 1;
     const handle = fh;
-    let used = false;
-    const claim = () => {
-      if (used) throw new Error('OpenedBlob: stream and sendTo are single-use');
-      used = true;
-    };
+    let stream: Readable | null = null;
+    let sent = false;
     return {
       size,
-      // Created on first access: GETs use sendTo and never build a stream. 1 MiB reads: a quarter of the
-      // CPU of the 64 KiB default on large blobs. The stream owns the handle (closed on end or destroy).
+      // Created on first access (and the same stream on every later one): GETs use sendTo and never build
+      // a stream. 1 MiB reads: a quarter of the CPU of the 64 KiB default on large blobs. The stream owns
+      // the handle (closed on end or destroy).
       get stream() {
-        claim();
-        return handle.createReadStream({ highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+        if (sent) throw new Error('OpenedBlob: sendTo already used the file; stream is not available');
+        stream ??= handle.createReadStream({ highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+        return stream;
       },
-      sendTo: (out, signal) => {
-        claim();
-        return size === 0 ? handle.close() : sendFileRange(handle, start, end, out, signal);
+      sendTo: async (out, signal) => {
+        if (stream || sent) throw new Error('OpenedBlob: the file is already being read; sendTo is single-use');
+        sent = true;
+        if (size === 0) {
+          await handle.close();
+          out.end();
+          return;
+        }
+        return sendFileRange(handle, start, end, out, signal, { endOutput: true });
       },
     };
   }

@@ -84,12 +84,11 @@ export function blobRoutes(deps: RegistryDeps): Route[] {
         ctx.log.bytesOut = range ? range.end - range.start + 1 : blob.size;
         if (opened.sendTo) {
           try {
-            await opened.sendTo(ctx.res, ctx.signal);
+            await opened.sendTo(ctx.res, ctx.signal); // ends the response with its last byte
           } catch (e) {
             ctx.res.destroy(); // headers are out: a cut connection is the only honest answer
             throw e;
           }
-          ctx.res.end();
         } else {
           await pipeline(opened.stream, ctx.res, { signal: ctx.signal });
         }

@@ -26,7 +26,7 @@ export interface LoadBalancerOptions {
   /** Consecutive failed checks before a backend is DOWN (default 3; a slow check counts after 5 s), passed checks before it is UP again (default 1). */
   fall?: number;
   rise?: number;
-  /** Wait at start until every backend has been checked once (default true). */
+  /** Wait at start until every backend has been checked and is UP (default true). */
   waitForChecks?: boolean;
 }
 
@@ -196,6 +196,9 @@ export async function loadBalancer(t: TeardownHost, backends: string[], options:
         const col = (header ?? '').replace(/^# /, '').split(',').indexOf('check_status');
         return rows.filter((r) => r.startsWith(`${BACKEND},r`)).every((r) => !(r.split(',')[col] ?? '').startsWith('INI'));
       }, { timeoutMs: 10_000, intervalMs: 50 });
+      // Then until every backend is plainly UP: on a busy machine a first check may time out ("UP 1/3",
+      // going down) and the next one pass; callers expect a balancer whose backends all take traffic.
+      await waitUntil('haproxy: every backend UP', async () => (await lb.states()).every((s) => s.status === 'UP'), { timeoutMs: 30_000, intervalMs: 100 });
     }
     return lb;
   }

@@ -32,6 +32,9 @@ import { Client, PushError, sha256, type PushedImage } from '../gc/client.js';
 const BIN = fileURLToPath(new URL('../../../bin/nitro-registry.js', import.meta.url));
 
 const GC_SECONDS = Number(process.env.REPLICA_GC_SECONDS ?? 30);
+// Two variants × (3 replicas started, docker, skopeo, ≥ 30 s of GC under pushes, kill -9): well past the
+// 180 s per-file default of .taprc on a 2-core CI machine.
+t.setTimeout(1_500_000);
 const ADMIN_PASSWORD = 'replica-admin-password-1';
 const BASIC = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';

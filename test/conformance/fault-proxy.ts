@@ -1,6 +1,6 @@
 // A fault-injecting HTTP proxy for proof (c): it sits in front of a real registry and plants exactly one defect,
 // so a test can assert that the conformance check meant to catch that defect fails.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -28,6 +28,8 @@ export interface Defect {
   bufferBody?(req: ProxiedRequest, status: number): boolean;
   /** Edit the upstream response. */
   response?(req: ProxiedRequest, res: ProxiedResponse): void;
+  /** Observe the request body as it is forwarded (it still streams upstream untouched). */
+  requestBody?(req: ProxiedRequest, body: Buffer): void;
   /** For HEAD on blobs: write the response by hand on the socket, these bytes after the headers. */
   rawHeadBody?: Buffer;
 }
@@ -448,7 +450,7 @@ export const DEFECTS: Defect[] = [
   {
     id: 'post-token-emptied',
     description: 'the token endpoint answers POST with 200 and an empty JSON object (no token)',
-    breaks: ['auth/token/post-basic', 'auth/oauth2/refresh'],
+    breaks: ['auth/token/post-basic', 'auth/oauth2/refresh', 'oidc/token-exchange'],
     bufferBody: (req, s) => req.method === 'POST' && isTokenEndpoint(req) && s === 200,
     response: (req, res) => {
       if (req.method === 'POST' && isTokenEndpoint(req) && res.status === 200) res.body = Buffer.from('{}');
@@ -457,7 +459,7 @@ export const DEFECTS: Defect[] = [
   {
     id: 'token-refusal-accepted',
     description: 'the token endpoint turns its 401 (wrong password, expired access token) into 200 with a token',
-    breaks: ['auth/token/bad-credentials', 'auth/token/expired'],
+    breaks: ['auth/token/bad-credentials', 'auth/token/expired', 'oidc/refused/forged'],
     bufferBody: (req, s) => isTokenEndpoint(req) && s === 401,
     response: (req, res) => {
       if (isTokenEndpoint(req) && res.status === 401) {
@@ -469,9 +471,27 @@ export const DEFECTS: Defect[] = [
     },
   },
   {
+    id: 'token-get-emptied',
+    description: 'the token endpoint answers GET with 200 and no token in the body',
+    breaks: ['oidc/basic/exchange'],
+    bufferBody: (req, s) => req.method === 'GET' && isTokenEndpoint(req) && s === 200,
+    response: (req, res) => {
+      if (req.method === 'GET' && isTokenEndpoint(req) && res.status === 200) res.body = Buffer.from('{"expires_in":300}');
+    },
+  },
+  {
+    id: 'token-outlives-oidc',
+    description: 'the token endpoint says expires_in: ten years, longer than the OIDC token it was exchanged for',
+    breaks: ['oidc/token/expiry'],
+    bufferBody: (req, s) => isTokenEndpoint(req) && s === 200,
+    response: (req, res) => {
+      if (isTokenEndpoint(req)) editJson(res, (j) => ({ ...j, expires_in: 10 * 365 * 24 * 3600 }));
+    },
+  },
+  {
     id: 'push-refusal-accepted',
     description: 'a refused upload start (401/403) is turned into 202 with a Location',
-    breaks: ['auth/anonymous/cannot-push', 'auth/token/repository-bound', 'auth/token/garbage-refused', 'auth/token/scope-downgrade'],
+    breaks: ['auth/anonymous/cannot-push', 'auth/token/repository-bound', 'auth/token/garbage-refused', 'auth/token/scope-downgrade', 'rules/project-member/non-member-denied', 'rules/auth-token/password-denied', 'oidc/grant/bounded'],
     bufferBody: (req, s) => isUploadPost(req) && (s === 401 || s === 403),
     response: (req, res) => {
       if (isUploadPost(req) && (res.status === 401 || res.status === 403)) {
@@ -497,7 +517,7 @@ export const DEFECTS: Defect[] = [
   {
     id: 'tag-overwrite-allowed',
     description: 'the tag-overwrite refusal (409) is reported as success',
-    breaks: ['rules/tag-overwrite/refused'],
+    breaks: ['rules/tag-overwrite/refused', 'rules/tag-overwrite/concurrent-first-push'],
     bufferBody: (req, s) => req.method === 'PUT' && isManifest(req) && s === 409,
     response: (req, res) => {
       if (req.method === 'PUT' && isManifest(req) && res.status === 409) {
@@ -536,10 +556,84 @@ export const DEFECTS: Defect[] = [
       if (typeof h === 'string') res.headers['www-authenticate'] = h.replace(/,\s*scope="[^"]*"/, '');
     },
   },
+  // ---- push rules and GC (faked through the Nitro management API the suite's setup adapter calls) ----
+  {
+    id: 'identical-repush-refused',
+    description: 'a second PUT of a manifest to the same tag is refused 409 even when the bytes are identical',
+    breaks: ['rules/tag-overwrite/same-digest-accepted'],
+    ...(() => {
+      const seen = new Set<string>();
+      return {
+        request: (req: ProxiedRequest): ProxiedResponse | void => {
+          if (req.method !== 'PUT' || !isManifest(req) || /\/manifests\/sha256:/.test(req.url.pathname)) return;
+          if (!seen.has(req.url.pathname)) return void seen.add(req.url.pathname);
+          return { status: 409, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"errors":[{"code":"DENIED","message":"planted: tag is immutable"}]}') };
+        },
+      };
+    })(),
+  },
+  {
+    id: 'unsigned-manifest-served',
+    description: 'a manifest GET refused by content trust (4xx) is answered 200 with the bytes the proxy saw pushed',
+    breaks: ['rules/content-trust/unsigned-not-served'],
+    ...(() => {
+      // Manifests pushed through the proxy, by the path they were pushed to and by their digest.
+      const pushed = new Map<string, Buffer>();
+      const refused = (req: ProxiedRequest, s: number) => req.method === 'GET' && isManifest(req) && s >= 400 && s < 500;
+      return {
+        requestBody: (req: ProxiedRequest, body: Buffer) => {
+          if (req.method !== 'PUT' || !isManifest(req)) return;
+          pushed.set(req.url.pathname, body);
+          pushed.set(req.url.pathname.replace(/\/manifests\/[^/]+$/, `/manifests/sha256:${createHash('sha256').update(body).digest('hex')}`), body);
+        },
+        bufferBody: refused,
+        response: (req: ProxiedRequest, res: ProxiedResponse) => {
+          const body = refused(req, res.status) ? pushed.get(req.url.pathname) : undefined;
+          if (!body) return;
+          res.status = 200;
+          res.body = body;
+          const mediaType = (JSON.parse(body.toString('utf8')) as { mediaType?: string }).mediaType;
+          res.headers = { 'content-type': mediaType ?? 'application/vnd.oci.image.manifest.v1+json' };
+        },
+      };
+    })(),
+  },
+  {
+    id: 'gc-report-not-dry',
+    description: 'a GC dry run reports dry_run: false',
+    breaks: ['gc/dry-run-deletes-nothing'],
+    bufferBody: (req, s) => req.method === 'POST' && /^\/api\/repository\/[^/]+\/gc$/.test(req.url.pathname) && s === 200,
+    response: (req, res) => {
+      if (req.method === 'POST' && /^\/api\/repository\/[^/]+\/gc$/.test(req.url.pathname)) editJson(res, (j) => ({ ...j, dry_run: false }));
+    },
+  },
+  {
+    id: 'gc-report-overcounts',
+    description: 'the GC report claims one blob more than it deleted (the stats do not move by blobs_deleted)',
+    breaks: ['gc/stats-move'],
+    bufferBody: (req, s) => req.method === 'POST' && /^\/api\/repository\/[^/]+\/gc$/.test(req.url.pathname) && s === 200,
+    response: (req, res) => {
+      if (req.method === 'POST' && /^\/api\/repository\/[^/]+\/gc$/.test(req.url.pathname)) editJson(res, (j) => ({ ...j, blobs_deleted: Number(j.blobs_deleted) + 1 }));
+    },
+  },
+  {
+    id: 'gc-takes-live-blobs',
+    description: 'after a GC, blob GETs answer 404 (as if GC collected layers still referenced)',
+    breaks: ['gc/shared-blob-intact', 'gc/referrers-kept'],
+    ...(() => {
+      let collected = false;
+      return {
+        request: (req: ProxiedRequest): ProxiedResponse | void => {
+          if (req.method === 'POST' && /^\/api\/repository\/[^/]+\/gc$/.test(req.url.pathname)) collected = true;
+          else if (collected && isBlobGet(req)) return { status: 404, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"errors":[{"code":"BLOB_UNKNOWN","message":"planted"}]}') };
+        },
+      };
+    })(),
+  },
   {
     id: 'noop-gc',
     description: 'POST /api/repository/{id}/gc reports success but collects nothing',
-    breaks: ['gc/unreferenced-blob-removed'],
+    breaks: ['gc/unreferenced-blob-removed', 'gc/untagged-manifest-removed'],
     request: (req) =>
       req.method === 'POST' && /^\/api\/repository\/[^/]+\/gc$/.test(req.url.pathname)
         ? {
@@ -550,6 +644,12 @@ export const DEFECTS: Defect[] = [
         : undefined,
   },
 ];
+
+/**
+ * Checks no proxy defect can target, each with the reason. The coverage test asserts that every check id of the suite
+ * is either named in some defect's `breaks` or here, so a new check needs one or the other.
+ */
+export const NOT_PLANTABLE: Record<string, string> = {};
 
 export interface FaultProxy {
   url: string;
@@ -617,6 +717,11 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       if (!out.headersSent) out.writeHead(502, { 'content-type': 'text/plain' });
       out.end(`fault-proxy upstream error: ${e.message}`);
     });
+    if (d?.requestBody) {
+      const chunks: Buffer[] = [];
+      inReq.on('data', (c: Buffer) => chunks.push(c));
+      inReq.on('end', () => d.requestBody!(req, Buffer.concat(chunks)));
+    }
     inReq.pipe(fwd);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -28,6 +28,8 @@ export interface Defect {
   bufferBody?(req: ProxiedRequest, status: number): boolean;
   /** Edit the upstream response. */
   response?(req: ProxiedRequest, res: ProxiedResponse): void;
+  /** Forget what a stateful defect remembered (called each time it is planted). */
+  reset?(): void;
   /** Observe the request body as it is forwarded (it still streams upstream untouched). */
   requestBody?(req: ProxiedRequest, body: Buffer): void;
   /** For HEAD on blobs: write the response by hand on the socket, these bytes after the headers. */
@@ -223,8 +225,8 @@ export const DEFECTS: Defect[] = [
   },
   {
     id: 'mount-ignored',
-    description: 'cross-repository mount is ignored: POST ?mount= (with or without from=) always opens an upload',
-    breaks: ['push/mount/from', 'push/mount/without-from'],
+    description: 'cross-repository mount is ignored: POST ?mount=&from= always opens an upload',
+    breaks: ['push/mount/from'],
     request: (req) => {
       if (isUploadPost(req)) {
         req.url.searchParams.delete('mount');
@@ -332,6 +334,14 @@ export const DEFECTS: Defect[] = [
     },
   },
   {
+    id: 'mount-without-from-wrong-digest',
+    description: 'a mount without from= answers 201 with a Docker-Content-Digest that is not the mounted blob’s',
+    breaks: ['push/mount/without-from'],
+    response: (req, res) => {
+      if (isUploadPost(req) && req.url.searchParams.has('mount') && !req.url.searchParams.has('from') && res.status === 201) res.headers['docker-content-digest'] = fakeDigest();
+    },
+  },
+  {
     id: 'mount-unknown-refused',
     description: 'a mount of a blob the source lacks is refused (404) instead of falling back to an upload session',
     breaks: ['push/mount/unknown-falls-back'],
@@ -382,11 +392,18 @@ export const DEFECTS: Defect[] = [
     },
   },
   {
-    id: 'tags-link-dropped',
-    description: 'tags/list pages carry no Link header',
+    id: 'tags-link-loses-n',
+    description: 'the Link rel="next" of tags/list drops n, so the next page is everything that is left',
     breaks: ['discovery/tags/follow-link'],
     response: (req, res) => {
-      if (isTagsList(req)) delete res.headers.link;
+      const link = res.headers.link;
+      if (!isTagsList(req) || typeof link !== 'string') return;
+      res.headers.link = link.replace(/<([^>]+)>/, (_m, u: string) => {
+        const abs = /^https?:/.test(u);
+        const url = new URL(u, 'http://proxy.invalid');
+        url.searchParams.delete('n');
+        return `<${abs ? url.origin : ''}${url.pathname}${url.search}>`;
+      });
     },
   },
   {
@@ -398,12 +415,13 @@ export const DEFECTS: Defect[] = [
     },
   },
   {
-    id: 'referrers-empty-manifests-dropped',
-    description: 'referrers of an unreferenced manifest omits the manifests list instead of answering []',
+    id: 'referrers-none-phantom',
+    description: 'referrers of an unreferenced manifest lists a phantom descriptor instead of []',
     breaks: ['discovery/referrers/none'],
     bufferBody: (req, s) => isReferrers(req) && s === 200,
     response: (req, res) => {
-      if (isReferrers(req)) editJson(res, (j) => (Array.isArray(j.manifests) && j.manifests.length === 0 ? { ...j, manifests: undefined } : j));
+      const phantom = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: fakeDigest(), size: 2, artifactType: 'application/vnd.example.phantom' };
+      if (isReferrers(req)) editJson(res, (j) => (Array.isArray(j.manifests) && j.manifests.length === 0 ? { ...j, manifests: [phantom] } : j));
     },
   },
   {
@@ -421,6 +439,7 @@ export const DEFECTS: Defect[] = [
     ...(() => {
       let deleted = false;
       return {
+        reset: () => void (deleted = false),
         request: (req: ProxiedRequest): ProxiedResponse | void => {
           if (req.method === 'DELETE' && isManifest(req)) deleted = true;
           else if (deleted && isBlobGet(req)) return { status: 404, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"errors":[{"code":"BLOB_UNKNOWN","message":"planted"}]}') };
@@ -450,7 +469,7 @@ export const DEFECTS: Defect[] = [
   {
     id: 'post-token-emptied',
     description: 'the token endpoint answers POST with 200 and an empty JSON object (no token)',
-    breaks: ['auth/token/post-basic', 'auth/oauth2/refresh', 'oidc/token-exchange'],
+    breaks: ['auth/token/post-basic', 'oidc/token-exchange'],
     bufferBody: (req, s) => req.method === 'POST' && isTokenEndpoint(req) && s === 200,
     response: (req, res) => {
       if (req.method === 'POST' && isTokenEndpoint(req) && res.status === 200) res.body = Buffer.from('{}');
@@ -458,11 +477,11 @@ export const DEFECTS: Defect[] = [
   },
   {
     id: 'token-refusal-accepted',
-    description: 'the token endpoint turns its 401 (wrong password, expired access token) into 200 with a token',
-    breaks: ['auth/token/bad-credentials', 'auth/token/expired', 'oidc/refused/forged'],
-    bufferBody: (req, s) => isTokenEndpoint(req) && s === 401,
+    description: 'the token endpoint turns its refusals (400/401: wrong password, expired access token, made-up refresh token) into 200 with a token',
+    breaks: ['auth/token/bad-credentials', 'auth/token/expired', 'auth/oauth2/refresh', 'oidc/refused/forged'],
+    bufferBody: (req, s) => isTokenEndpoint(req) && (s === 400 || s === 401),
     response: (req, res) => {
-      if (isTokenEndpoint(req) && res.status === 401) {
+      if (isTokenEndpoint(req) && (res.status === 400 || res.status === 401)) {
         res.status = 200;
         res.body = Buffer.from(JSON.stringify({ token: 'planted', access_token: 'planted', expires_in: 300 }));
         res.headers['content-type'] = 'application/json';
@@ -564,6 +583,7 @@ export const DEFECTS: Defect[] = [
     ...(() => {
       const seen = new Set<string>();
       return {
+        reset: () => seen.clear(),
         request: (req: ProxiedRequest): ProxiedResponse | void => {
           if (req.method !== 'PUT' || !isManifest(req) || /\/manifests\/sha256:/.test(req.url.pathname)) return;
           if (!seen.has(req.url.pathname)) return void seen.add(req.url.pathname);
@@ -581,6 +601,7 @@ export const DEFECTS: Defect[] = [
       const pushed = new Map<string, Buffer>();
       const refused = (req: ProxiedRequest, s: number) => req.method === 'GET' && isManifest(req) && s >= 400 && s < 500;
       return {
+        reset: () => pushed.clear(),
         requestBody: (req: ProxiedRequest, body: Buffer) => {
           if (req.method !== 'PUT' || !isManifest(req)) return;
           pushed.set(req.url.pathname, body);
@@ -623,6 +644,7 @@ export const DEFECTS: Defect[] = [
     ...(() => {
       let collected = false;
       return {
+        reset: () => void (collected = false),
         request: (req: ProxiedRequest): ProxiedResponse | void => {
           if (req.method === 'POST' && /^\/api\/repository\/[^/]+\/gc$/.test(req.url.pathname)) collected = true;
           else if (collected && isBlobGet(req)) return { status: 404, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"errors":[{"code":"BLOB_UNKNOWN","message":"planted"}]}') };
@@ -729,6 +751,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     plant: (d) => {
+      d?.reset?.();
       defect = d;
     },
     close: () =>

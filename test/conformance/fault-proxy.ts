@@ -668,8 +668,11 @@ export const DEFECTS: Defect[] = [
 ];
 
 /**
- * Checks no proxy defect can target, each with the reason. The coverage test asserts that every check id of the suite
- * is either named in some defect's `breaks` or here, so a new check needs one or the other.
+ * Checks no proxy defect can target, each with the reason (check id → why). The coverage test asserts that every check
+ * id of the suite is either named in some defect's `breaks` or here, so a new check needs one or the other. Empty today:
+ * even the push-rule, GC and OIDC checks are faked from the outside (a refusal turned into success, a GC report that
+ * lies, live blobs answered 404 after a GC), because every outcome they assert is observed over HTTP. A reason belongs
+ * here only when the failure the check looks for cannot be seen on the wire at all.
  */
 export const NOT_PLANTABLE: Record<string, string> = {};
 

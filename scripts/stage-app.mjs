@@ -17,7 +17,8 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statS
 import { dirname, join, relative, sep } from 'node:path';
 
 /** Production dependencies that only the full image's commands need; every other one is the server's. */
-const FULL_ONLY = { tap: 'conformance', undici: 'verify' };
+// undici is the server's too (S3 reads through presigned URLs, the OIDC issuer's private CA).
+const FULL_ONLY = { tap: 'conformance' };
 /** Compiled output per image; the bin's command table skips a command whose module is absent. */
 const SERVER_BUILD = ['build/reference-server/src'];
 const FULL_BUILD = ['build/conformance/src', 'build/src'];

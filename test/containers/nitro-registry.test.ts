@@ -96,10 +96,21 @@ if (await requireEngine(t)) {
       timeoutMs: 300_000,
     });
     t.equal(r.code, 0, `conformance exit code (stdout tail: ${r.stdout.slice(-1500)})`);
-    const report = JSON.parse(await readFile(join(reports, "conformance.json"), "utf8")) as { summary: Record<string, number> };
+    const report = JSON.parse(await readFile(join(reports, "conformance.json"), "utf8")) as {
+      summary: Record<string, number>;
+      checks: { id: string; area: string; outcome: string; reason?: string }[];
+    };
     t.equal(report.summary.failed, 0, "no check failed");
     t.equal(report.summary.error, 0, "no harness error");
-    t.equal(report.summary.passed, report.summary.total, `all ${report.summary.total} checks passed`);
+    // Every check passed, except the optional OIDC area: it needs an issuer the registry trusts, which this
+    // container is not given (test/conformance/oidc.test.ts runs that area against a test issuer).
+    const notPassed = report.checks.filter((c) => c.outcome !== "passed");
+    t.same(
+      notPassed.filter((c) => c.area !== "oidc").map((c) => `${c.id}: ${c.outcome} ${c.reason ?? ""}`),
+      [],
+      `all ${report.summary.total} checks passed but the OIDC area (${notPassed.length} not run: no trusted issuer)`,
+    );
+    t.ok(report.checks.filter((c) => c.outcome === "passed").length >= report.summary.total - 5, "only the 5 OIDC checks are not run");
   });
 
   await t.test("nitro-registry with TLS", async (t) => {
@@ -120,7 +131,8 @@ if (await requireEngine(t)) {
         { name: "frozen", config: { type: "Hosted", push_rules: { allow_tag_overwrite: false } } },
       ])
       .withUsers([
-        { username: "alice", password: "alice-pw-for-tests", projects: { team: "write" } },
+        // Writes need the write role (docs/auth.md): alice has it on team and frozen, bob on nothing.
+        { username: "alice", password: "alice-pw-for-tests", projects: { team: "write", frozen: "write" } },
         { username: "bob", password: "bob-pw-for-tests" },
       ])
       .withTokens([{ username: "alice", name: "ci" }])

@@ -3,7 +3,7 @@
  * refused with 400 NAME_INVALID and nothing is written outside the data directory; a few hundred
  * malformed requests never get a 5xx.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import t from 'tap';
@@ -93,8 +93,9 @@ t.test('invalid names and path tricks: 400 NAME_INVALID, nothing written outside
     }
   }
 
-  t.same(readdirSync(outer), ['data'], 'nothing appeared next to the data directory');
-  const files = listFiles(dataDir);
+  // On S3 + PostgreSQL (the backend matrix) nothing is written locally, so the data directory may not exist.
+  t.same(readdirSync(outer).filter((n) => n !== 'data'), [], 'nothing appeared next to the data directory');
+  const files = existsSync(dataDir) ? listFiles(dataDir) : [];
   const unexpected = files.filter(
     (f) => !/^registry\.db(-wal|-shm)?$/.test(f) && !/^blobs\/sha(256|512)\/[0-9a-f]{2}\/[0-9a-f]{64,128}$/.test(f) && !/^uploads\/[a-zA-Z0-9-]+$/.test(f),
   );

@@ -9,10 +9,8 @@
  * moby/buildkit from Docker Hub, which this environment cannot reach).
  */
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dockerCli } from './docker-cli.js';
+import { spawnSync } from 'node:child_process';
 import { authFixture, basic, ADMIN_PASSWORD } from './harness.js';
 
 const engine = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { encoding: 'utf8', timeout: 20_000 });
@@ -23,30 +21,14 @@ t.test('docker login / build / tag / push / pull with token auth', { skip, timeo
   t.ok(dockerOk, 'a Docker engine is present');
   const fx = await authFixture(t);
   const host = fx.url.replace(/^http:\/\//, '');
-  const work = mkdtempSync(join(tmpdir(), 'nitro-docker-'));
-  const config = join(work, 'docker-config');
-  t.teardown(() => rmSync(work, { recursive: true, force: true }));
-  writeFileSync(join(work, 'hello.txt'), `hello ${Date.now()}\n`);
-  writeFileSync(join(work, 'Dockerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
+  const docker = dockerCli(t, 'nitro-docker-', `hello ${Date.now()}\n`);
+  const tags = docker.tags;
   t.equal((await fx.request.post('/api/users').set('Authorization', basic('admin', ADMIN_PASSWORD)).send({ username: 'username', password: 'password' })).status, 201);
   // A plain account pushes where it has the write role: its project, and `default` for the unprefixed name.
   for (const project of ['my-project', 'default']) {
     t.equal((await fx.request.put(`/api/projects/${project}/members/username`).set('Authorization', basic('admin', ADMIN_PASSWORD)).send({ role: 'write' })).status, 200);
   }
 
-  const tags: string[] = [];
-  const docker = (args: string[], input?: string) =>
-    new Promise<{ status: number | null; out: string }>((resolve) => {
-      const child = spawn('docker', args, { cwd: work, env: { ...process.env, DOCKER_CONFIG: config }, timeout: 120_000 });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      child.on('close', (status) => resolve({ status, out }));
-      child.stdin.end(input ?? '');
-    });
-  t.teardown(async () => {
-    for (const tag of tags) await docker(['rmi', '-f', tag]);
-  });
 
   const tag = `myapp:1.0.0-${process.pid}-${Date.now()}`;
   tags.push(tag);

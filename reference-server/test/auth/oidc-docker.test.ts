@@ -6,10 +6,8 @@
  * Skipped with a reason when no Docker engine answers, unless REQUIRE_DOCKER=1 (then it fails).
  */
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dockerCli } from './docker-cli.js';
+import { spawnSync } from 'node:child_process';
 import { githubClaims } from '../helpers/oidc-issuer.js';
 import { oidcFixture } from './oidc-fixture.js';
 
@@ -21,25 +19,9 @@ t.test('docker login -u oidc --password-stdin, push and pull with the OIDC crede
   t.ok(dockerOk, 'a Docker engine is present');
   const { fx, issuer } = await oidcFixture(t);
   const host = fx.url.replace(/^http:\/\//, '');
-  const work = mkdtempSync(join(tmpdir(), 'nitro-oidc-docker-'));
-  const config = join(work, 'docker-config');
-  t.teardown(() => rmSync(work, { recursive: true, force: true }));
-  writeFileSync(join(work, 'hello.txt'), `hello oidc ${Date.now()}\n`);
-  writeFileSync(join(work, 'Dockerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
+  const docker = dockerCli(t, 'nitro-oidc-docker-', `hello oidc ${Date.now()}\n`);
+  const tags = docker.tags;
 
-  const tags: string[] = [];
-  const docker = (args: string[], input?: string) =>
-    new Promise<{ status: number | null; out: string }>((resolve) => {
-      const child = spawn('docker', args, { cwd: work, env: { ...process.env, DOCKER_CONFIG: config }, timeout: 120_000 });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      child.on('close', (status) => resolve({ status, out }));
-      child.stdin.end(input ?? '');
-    });
-  t.teardown(async () => {
-    for (const tag of tags) await docker(['rmi', '-f', tag]);
-  });
 
   const local = `oidc-app:${process.pid}-${Date.now()}`;
   tags.push(local);

@@ -1,35 +1,7 @@
 /** AccountStore on PostgreSQL (tables auth_*): every replica sees a user, token or membership at once. */
 import type { AccountStore, RefreshTokenRecord, Role, TokenRecord, UserRecord } from '../account-store.js';
+import { toRefreshToken, toToken, toUser, type RefreshTokenRow, type TokenRow, type UserRow } from '../rows.js';
 import type { Db } from './database.js';
-
-interface UserRow {
-  username: string;
-  password_hash: string | null;
-  admin: boolean;
-  created_at: number;
-}
-interface TokenRow {
-  id: number;
-  username: string;
-  name: string;
-  token_hash: string;
-  scopes: string | null;
-  expires_at: number | null;
-  created_at: number;
-  last_used_at: number | null;
-}
-
-const toUser = (r: UserRow): UserRecord => ({ username: r.username, passwordHash: r.password_hash, admin: r.admin, createdAt: r.created_at });
-const toToken = (r: TokenRow): TokenRecord => ({
-  id: r.id,
-  username: r.username,
-  name: r.name,
-  tokenHash: r.token_hash,
-  scopes: r.scopes === null ? null : (JSON.parse(r.scopes) as string[]),
-  expiresAt: r.expires_at,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-});
 
 const changed = (r: { rowCount: number | null }) => (r.rowCount ?? 0) > 0;
 
@@ -140,12 +112,8 @@ export class PostgresAccountStore implements AccountStore {
   }
 
   async refreshTokenByHash(tokenHash: string): Promise<RefreshTokenRecord | null> {
-    const r = await this.db.query<{ username: string; method: 'password' | 'access-token'; token_id: number | null; expires_at: number }>(
-      'SELECT * FROM auth_refresh_tokens WHERE token_hash = $1',
-      [tokenHash],
-    );
-    const x = r.rows[0];
-    return x ? { username: x.username, method: x.method, tokenId: x.token_id, expiresAt: x.expires_at } : null;
+    const r = await this.db.query<RefreshTokenRow>('SELECT * FROM auth_refresh_tokens WHERE token_hash = $1', [tokenHash]);
+    return r.rows[0] ? toRefreshToken(r.rows[0]) : null;
   }
 
   async deleteRefreshTokens(username: string): Promise<void> {

@@ -10,6 +10,7 @@
  * registries is not what this does. Rows go over in batches as JSON (json_populate_recordset), so memory
  * stays bounded by the batch, not the registry.
  */
+import { flag } from '../rows.js';
 import type { DB } from '../sqlite/database.js';
 import { LOCK, type PoolDb, type Queryable } from './database.js';
 
@@ -23,7 +24,6 @@ interface TableCopy {
   readonly map?: (r: Row) => Row;
 }
 
-const bool = (v: unknown) => v === 1 || v === true;
 // bytea in JSON: PostgreSQL's hex input format.
 const hex = (v: unknown) => `\\x${Buffer.from(v as Buffer).toString('hex')}`;
 
@@ -33,7 +33,7 @@ const COPIES: readonly TableCopy[] = [
   {
     table: 'manifests',
     select: 'SELECT * FROM manifests ORDER BY repository, digest',
-    map: (r) => ({ ...r, body: hex(r.body), attestation: bool(r.attestation) }),
+    map: (r) => ({ ...r, body: hex(r.body), attestation: flag(r.attestation) }),
   },
   {
     table: 'manifest_refs',
@@ -54,13 +54,13 @@ const COPIES: readonly TableCopy[] = [
       updated_at: r.updated_at,
     }),
   },
-  { table: 'gc_runs', select: 'SELECT scope, finished_at, dry_run, report FROM gc_runs ORDER BY id', map: (r) => ({ ...r, dry_run: bool(r.dry_run) }) },
-  { table: 'auth_users', select: 'SELECT * FROM auth_users ORDER BY username', map: (r) => ({ ...r, admin: bool(r.admin) }) },
+  { table: 'gc_runs', select: 'SELECT scope, finished_at, dry_run, report FROM gc_runs ORDER BY id', map: (r) => ({ ...r, dry_run: flag(r.dry_run) }) },
+  { table: 'auth_users', select: 'SELECT * FROM auth_users ORDER BY username', map: (r) => ({ ...r, admin: flag(r.admin) }) },
   { table: 'auth_tokens', select: 'SELECT * FROM auth_tokens ORDER BY id' },
   { table: 'auth_members', select: 'SELECT * FROM auth_members ORDER BY project, username' },
   { table: 'auth_refresh_tokens', select: 'SELECT * FROM auth_refresh_tokens ORDER BY token_hash' },
   { table: 'nitro_repositories', select: 'SELECT * FROM nitro_repositories ORDER BY id' },
-  { table: 'auth_signing_keys', select: 'SELECT * FROM auth_signing_keys ORDER BY kid', map: (r) => ({ ...r, active: bool(r.active) }) },
+  { table: 'auth_signing_keys', select: 'SELECT * FROM auth_signing_keys ORDER BY kid', map: (r) => ({ ...r, active: flag(r.active) }) },
 ];
 
 /** Tables whose rows make a database "not empty" for the copy. */

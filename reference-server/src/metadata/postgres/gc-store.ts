@@ -22,6 +22,7 @@ import type {
   GcStore,
   UsageCounts,
 } from '../gc-store.js';
+import { toBlob, toBlobState, toGcLink, toGcManifest, toLinkState, toManifestState, type BlobRow, type BlobStateRow, type GcLinkSqlRow, type GcManifestSqlRow, type LinkStateRow, type ManifestStateRow } from '../rows.js';
 import { LOCK, TxViewDb, type Db, type PoolDb } from './database.js';
 
 const FORGET_IF_EMPTY = `DELETE FROM repositories WHERE name = $1
@@ -52,13 +53,13 @@ export class PostgresGcStore implements GcStore {
   }
 
   async manifestsOf(repository: string): Promise<GcManifestRow[]> {
-    const r = await this.db.query<{ digest: string; subject: string | null; created_at: number; size: number; tagged: boolean }>(
+    const r = await this.db.query<GcManifestSqlRow>(
       `SELECT m.digest, m.subject, m.created_at, m.size,
               EXISTS(SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest) AS tagged
          FROM manifests m WHERE m.repository = $1`,
       [repository],
     );
-    return r.rows.map((x) => ({ digest: x.digest, subject: x.subject, createdAt: x.created_at, size: x.size, tagged: x.tagged }));
+    return r.rows.map(toGcManifest);
   }
 
   async refsOf(repository: string): Promise<GcRefRow[]> {
@@ -66,11 +67,11 @@ export class PostgresGcStore implements GcStore {
   }
 
   async linksOf(repository: string): Promise<GcLinkRow[]> {
-    const r = await this.db.query<{ digest: string; size: number; linked_at: number; last_referenced_at: number | null }>(
+    const r = await this.db.query<GcLinkSqlRow>(
       'SELECT l.digest, b.size, l.linked_at, l.last_referenced_at FROM repo_blobs l JOIN blobs b ON b.digest = l.digest WHERE l.repository = $1',
       [repository],
     );
-    return r.rows.map((x) => ({ digest: x.digest, size: x.size, linkedAt: x.linked_at, lastReferencedAt: x.last_referenced_at }));
+    return r.rows.map(toGcLink);
   }
 
   async collectManifest(repository: string, digest: string, may: (s: GcManifestState) => boolean): Promise<CollectOutcome> {
@@ -80,7 +81,7 @@ export class PostgresGcStore implements GcStore {
         return (await c.query('SELECT 1 FROM manifests WHERE repository = $1 AND digest = $2', key)).rowCount === 0 ? 'gone' : 'kept';
       }
       const r = (
-        await c.query<{ subject: string | null; created_at: number; tagged: boolean; is_child: boolean; subject_present: boolean }>(
+        await c.query<ManifestStateRow>(
           `SELECT m.subject, m.created_at,
                   EXISTS(SELECT 1 FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest) AS tagged,
                   EXISTS(SELECT 1 FROM manifest_refs r WHERE r.repository = m.repository AND r.child = m.digest AND r.kind = 'manifest') AS is_child,
@@ -89,8 +90,7 @@ export class PostgresGcStore implements GcStore {
           key,
         )
       ).rows[0]!;
-      const state: GcManifestState = { subject: r.subject, createdAt: r.created_at, tagged: r.tagged, isChild: r.is_child, subjectPresent: r.subject_present };
-      if (!may(state)) return 'kept';
+      if (!may(toManifestState(r))) return 'kept';
       await c.query('DELETE FROM manifests WHERE repository = $1 AND digest = $2', key);
       await c.query('DELETE FROM manifest_refs WHERE repository = $1 AND digest = $2', key);
       await c.query('DELETE FROM tags WHERE repository = $1 AND digest = $2', key);
@@ -106,14 +106,14 @@ export class PostgresGcStore implements GcStore {
         return (await c.query('SELECT 1 FROM repo_blobs WHERE repository = $1 AND digest = $2', key)).rowCount === 0 ? 'gone' : 'kept';
       }
       const r = (
-        await c.query<{ linked_at: number; last_referenced_at: number | null; referenced: boolean }>(
+        await c.query<LinkStateRow>(
           `SELECT l.linked_at, l.last_referenced_at,
                   EXISTS(SELECT 1 FROM manifest_refs r WHERE r.repository = l.repository AND r.child = l.digest AND r.kind = 'blob') AS referenced
              FROM repo_blobs l WHERE l.repository = $1 AND l.digest = $2`,
           key,
         )
       ).rows[0]!;
-      if (!may({ linkedAt: r.linked_at, lastReferencedAt: r.last_referenced_at, referenced: r.referenced })) return 'kept';
+      if (!may(toLinkState(r))) return 'kept';
       await c.query('DELETE FROM repo_blobs WHERE repository = $1 AND digest = $2', key);
       await c.query(FORGET_IF_EMPTY, [repository]);
       return 'deleted';
@@ -121,7 +121,7 @@ export class PostgresGcStore implements GcStore {
   }
 
   async unusedBlobs(after: string | null, limit: number): Promise<BlobRecord[]> {
-    const r = await this.db.query<{ digest: string; size: number; created_at: number }>(
+    const r = await this.db.query<BlobRow>(
       `SELECT b.digest, b.size, b.created_at FROM blobs b
         WHERE b.digest > $1
           AND NOT EXISTS(SELECT 1 FROM repo_blobs l WHERE l.digest = b.digest)
@@ -129,7 +129,7 @@ export class PostgresGcStore implements GcStore {
         ORDER BY b.digest LIMIT $2`,
       [after ?? '', limit],
     );
-    return r.rows.map((x) => ({ digest: x.digest, size: x.size, createdAt: x.created_at }));
+    return r.rows.map(toBlob);
   }
 
   async collectBlob(digest: string, may: (s: GcBlobState) => boolean, deleteBytes: () => Promise<void>): Promise<number | null> {
@@ -138,7 +138,7 @@ export class PostgresGcStore implements GcStore {
         // Locked by a push that is linking or referencing it: in use, kept this round.
         if ((await c.query('SELECT 1 FROM blobs WHERE digest = $1 FOR UPDATE SKIP LOCKED', [digest])).rowCount === 0) return null;
         const r = (
-          await c.query<{ size: number; created_at: number; links: number; refs: number }>(
+          await c.query<BlobStateRow>(
             `SELECT b.size, b.created_at,
                     (SELECT COUNT(*) FROM repo_blobs l WHERE l.digest = b.digest) AS links,
                     (SELECT COUNT(*) FROM manifest_refs r WHERE r.child = b.digest AND r.kind = 'blob') AS refs
@@ -146,7 +146,7 @@ export class PostgresGcStore implements GcStore {
             [digest],
           )
         ).rows[0]!;
-        if (!may({ size: r.size, createdAt: r.created_at, links: r.links, references: r.refs })) return null;
+        if (!may(toBlobState(r))) return null;
         await c.query('DELETE FROM blobs WHERE digest = $1', [digest]);
         return r.size;
       });

@@ -12,6 +12,7 @@
  */
 import { decideTag, deleteRefusal, tagIsImmutable, type WriteRules } from '../../registry/immutability.js';
 import type { UploadState } from '../../storage/blob-store.js';
+import { toBlob, toManifest, toReferrer, toUpload, type BlobRow, type ManifestRow, type ReferrerRow, type UploadRow } from '../rows.js';
 import {
   SEEN_REFRESH_MS,
   type BlobRecord,
@@ -26,52 +27,6 @@ import {
   type UploadRecord,
 } from '../store.js';
 import { LOCK, type Db, type Queryable } from './database.js';
-
-interface ManifestRow {
-  repository: string;
-  digest: string;
-  media_type: string;
-  size: number;
-  body: Buffer;
-  subject: string | null;
-  artifact_type: string | null;
-  annotations: string | null;
-  created_at: number;
-}
-
-interface UploadRow {
-  id: string;
-  repository: string;
-  byte_offset: number;
-  state: string;
-  started_at: number;
-  updated_at: number;
-}
-
-type BlobRow = { digest: string; size: number; created_at: number };
-
-const toManifest = (r: ManifestRow): ManifestRecord => ({
-  repository: r.repository,
-  digest: r.digest,
-  mediaType: r.media_type,
-  size: r.size,
-  body: r.body,
-  subject: r.subject,
-  artifactType: r.artifact_type,
-  annotations: r.annotations ? (JSON.parse(r.annotations) as Record<string, string>) : null,
-  createdAt: r.created_at,
-});
-
-const toBlob = (r: BlobRow): BlobRecord => ({ digest: r.digest, size: r.size, createdAt: r.created_at });
-
-const toUpload = (r: UploadRow): UploadRecord => ({
-  id: r.id,
-  repository: r.repository,
-  offset: r.byte_offset,
-  state: JSON.parse(r.state) as UploadState,
-  startedAt: r.started_at,
-  updatedAt: r.updated_at,
-});
 
 const UNKNOWN: DeleteOutcome = { ok: false, reason: 'unknown' };
 const OK: DeleteOutcome = { ok: true };
@@ -321,7 +276,7 @@ export class PostgresMetadataStore implements MetadataStore {
   async referrers(repository: string, subject: string, artifactType?: string): Promise<Referrer[]> {
     // A manifest's own subject wins over an index-attached relation (DISTINCT ON keeps the first row per
     // digest: own rows sort first); then the artifactType filter, on whichever row won.
-    const r = await this.db.query<{ digest: string; media_type: string; size: number; artifact_type: string | null; annotations: string | null }>(
+    const r = await this.db.query<ReferrerRow>(
       `SELECT digest, media_type, size, artifact_type, annotations FROM (
          SELECT DISTINCT ON (digest) digest, media_type, size, artifact_type, annotations FROM (
            SELECT digest, media_type, size, artifact_type, annotations, 0 AS own_rank, '' AS via FROM manifests
@@ -334,13 +289,7 @@ export class PostgresMetadataStore implements MetadataStore {
        ) w WHERE ($3::text IS NULL OR artifact_type = $3) ORDER BY digest`,
       [repository, subject, artifactType ?? null],
     );
-    return r.rows.map((x) => ({
-      digest: x.digest,
-      mediaType: x.media_type,
-      size: x.size,
-      artifactType: x.artifact_type,
-      annotations: x.annotations ? (JSON.parse(x.annotations) as Record<string, string>) : null,
-    }));
+    return r.rows.map(toReferrer);
   }
 
   // --- upload sessions -----------------------------------------------------------------------------

@@ -3,18 +3,8 @@
  * transaction; replicas poll version() to learn that their in-memory copy is out of date.
  */
 import type { InsertRepositoryResult, RepositoryRow, RepositoryStore, Visibility } from '../repository-store.js';
+import { toRepository, type RepositorySqlRow } from '../rows.js';
 import { constraintOf, isUniqueViolation, type Db, type Queryable } from './database.js';
-
-interface Row {
-  id: string;
-  name: string;
-  visibility: Visibility;
-  config: string;
-  source: RepositoryRow['source'];
-  created_at: number;
-}
-
-const toRow = (r: Row): RepositoryRow => ({ id: r.id, name: r.name, visibility: r.visibility, config: r.config, source: r.source, createdAt: r.created_at });
 
 const INSERT = 'INSERT INTO nitro_repositories (id, name, visibility, config, source, created_at) VALUES ($1, $2, $3, $4, $5, $6)';
 const params = (r: RepositoryRow) => [r.id, r.name, r.visibility, r.config, r.source, r.createdAt];
@@ -32,7 +22,7 @@ export class PostgresRepositoryStore implements RepositoryStore {
   }
 
   async list(): Promise<RepositoryRow[]> {
-    return (await this.db.query<Row>('SELECT * FROM nitro_repositories ORDER BY name')).rows.map(toRow);
+    return (await this.db.query<RepositorySqlRow>('SELECT * FROM nitro_repositories ORDER BY name')).rows.map(toRepository);
   }
 
   async insert(row: RepositoryRow): Promise<InsertRepositoryResult> {

@@ -1,35 +1,7 @@
 /** AccountStore on the embedded SQLite database (tables auth_* in database.ts). */
 import type { AccountStore, RefreshTokenRecord, Role, TokenRecord, UserRecord } from '../account-store.js';
+import { toRefreshToken, toToken, toUser, type RefreshTokenRow, type TokenRow, type UserRow } from '../rows.js';
 import type { DB } from './database.js';
-
-interface UserRow {
-  username: string;
-  password_hash: string | null;
-  admin: number;
-  created_at: number;
-}
-interface TokenRow {
-  id: number;
-  username: string;
-  name: string;
-  token_hash: string;
-  scopes: string | null;
-  expires_at: number | null;
-  created_at: number;
-  last_used_at: number | null;
-}
-
-const toUser = (r: UserRow): UserRecord => ({ username: r.username, passwordHash: r.password_hash, admin: r.admin === 1, createdAt: r.created_at });
-const toToken = (r: TokenRow): TokenRecord => ({
-  id: r.id,
-  username: r.username,
-  name: r.name,
-  tokenHash: r.token_hash,
-  scopes: r.scopes === null ? null : (JSON.parse(r.scopes) as string[]),
-  expiresAt: r.expires_at,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-});
 
 export class SqliteAccountStore implements AccountStore {
   private readonly q;
@@ -157,10 +129,8 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   async refreshTokenByHash(tokenHash: string): Promise<RefreshTokenRecord | null> {
-    const r = this.q.refreshByHash.get(tokenHash) as
-      | { username: string; method: 'password' | 'access-token'; token_id: number | null; expires_at: number }
-      | undefined;
-    return r ? { username: r.username, method: r.method, tokenId: r.token_id, expiresAt: r.expires_at } : null;
+    const r = this.q.refreshByHash.get(tokenHash) as RefreshTokenRow | undefined;
+    return r ? toRefreshToken(r) : null;
   }
 
   async deleteRefreshTokens(username: string): Promise<void> {

@@ -19,6 +19,7 @@ import type {
   GcStore,
   UsageCounts,
 } from '../gc-store.js';
+import { toBlob, toBlobState, toGcLink, toGcManifest, toLinkState, toManifestState, type BlobRow, type BlobStateRow, type GcLinkSqlRow, type GcManifestSqlRow, type LinkStateRow, type ManifestStateRow } from '../rows.js';
 import type { DB } from './database.js';
 
 /** Image names passed to SQL as one JSON array parameter (json_each), so a scope of any size is one query. */
@@ -108,8 +109,7 @@ export class SqliteGcStore implements GcStore {
   }
 
   async manifestsOf(repository: string): Promise<GcManifestRow[]> {
-    const rows = this.q.manifestsOf.all(repository) as { digest: string; subject: string | null; created_at: number; size: number; tagged: number }[];
-    return rows.map((r) => ({ digest: r.digest, subject: r.subject, createdAt: r.created_at, size: r.size, tagged: r.tagged === 1 }));
+    return (this.q.manifestsOf.all(repository) as GcManifestSqlRow[]).map(toGcManifest);
   }
 
   async refsOf(repository: string): Promise<GcRefRow[]> {
@@ -117,24 +117,14 @@ export class SqliteGcStore implements GcStore {
   }
 
   async linksOf(repository: string): Promise<GcLinkRow[]> {
-    const rows = this.q.linksOf.all(repository) as { digest: string; size: number; linked_at: number; last_referenced_at: number | null }[];
-    return rows.map((r) => ({ digest: r.digest, size: r.size, linkedAt: r.linked_at, lastReferencedAt: r.last_referenced_at }));
+    return (this.q.linksOf.all(repository) as GcLinkSqlRow[]).map(toGcLink);
   }
 
   async collectManifest(repository: string, digest: string, may: (s: GcManifestState) => boolean): Promise<CollectOutcome> {
     return this.tx((): CollectOutcome => {
-      const r = this.q.manifestState.get(repository, digest) as
-        | { subject: string | null; created_at: number; tagged: number; is_child: number; subject_present: number }
-        | undefined;
+      const r = this.q.manifestState.get(repository, digest) as ManifestStateRow | undefined;
       if (!r) return 'gone';
-      const state: GcManifestState = {
-        subject: r.subject,
-        createdAt: r.created_at,
-        tagged: r.tagged === 1,
-        isChild: r.is_child === 1,
-        subjectPresent: r.subject_present === 1,
-      };
-      if (!may(state)) return 'kept';
+      if (!may(toManifestState(r))) return 'kept';
       this.q.deleteManifest.run(repository, digest);
       this.q.deleteRefs.run(repository, digest);
       this.q.deleteTagsOf.run(repository, digest);
@@ -145,9 +135,9 @@ export class SqliteGcStore implements GcStore {
 
   async collectLink(repository: string, digest: string, may: (s: GcLinkState) => boolean): Promise<CollectOutcome> {
     return this.tx((): CollectOutcome => {
-      const r = this.q.linkState.get(repository, digest) as { linked_at: number; last_referenced_at: number | null; referenced: number } | undefined;
+      const r = this.q.linkState.get(repository, digest) as LinkStateRow | undefined;
       if (!r) return 'gone';
-      if (!may({ linkedAt: r.linked_at, lastReferencedAt: r.last_referenced_at, referenced: r.referenced === 1 })) return 'kept';
+      if (!may(toLinkState(r))) return 'kept';
       this.q.deleteLink.run(repository, digest);
       this.q.forgetRepo.run({ name: repository });
       return 'deleted';
@@ -155,15 +145,14 @@ export class SqliteGcStore implements GcStore {
   }
 
   async unusedBlobs(after: string | null, limit: number): Promise<BlobRecord[]> {
-    const rows = this.q.unusedBlobs.all(after ?? '', limit) as { digest: string; size: number; created_at: number }[];
-    return rows.map((r) => ({ digest: r.digest, size: r.size, createdAt: r.created_at }));
+    return (this.q.unusedBlobs.all(after ?? '', limit) as BlobRow[]).map(toBlob);
   }
 
   async collectBlob(digest: string, may: (s: GcBlobState) => boolean, deleteBytes: () => Promise<void>): Promise<number | null> {
     return this.locks.run(digest, async () => {
       const size = this.tx(() => {
-        const r = this.q.blobState.get(digest) as { size: number; created_at: number; links: number; refs: number } | undefined;
-        if (!r || !may({ size: r.size, createdAt: r.created_at, links: r.links, references: r.refs })) return null;
+        const r = this.q.blobState.get(digest) as BlobStateRow | undefined;
+        if (!r || !may(toBlobState(r))) return null;
         this.q.deleteBlob.run(digest);
         return r.size;
       });

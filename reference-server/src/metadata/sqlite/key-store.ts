@@ -1,24 +1,7 @@
 /** KeyStore on the embedded SQLite database (table auth_signing_keys). */
 import type { KeyStore, SigningKeyRow } from '../key-store.js';
+import { toSigningKey, type SigningKeySqlRow } from '../rows.js';
 import type { DB } from './database.js';
-
-interface Row {
-  kid: string;
-  alg: string;
-  private_pem: string;
-  created_at: number;
-  active: number;
-  retired_at: number | null;
-}
-
-const toRow = (r: Row): SigningKeyRow => ({
-  kid: r.kid,
-  alg: r.alg,
-  privatePem: r.private_pem,
-  createdAt: r.created_at,
-  active: r.active === 1,
-  retiredAt: r.retired_at,
-});
 
 export class SqliteKeyStore implements KeyStore {
   private readonly q;
@@ -37,16 +20,16 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async list(): Promise<SigningKeyRow[]> {
-    return (this.q.list.all() as Row[]).map(toRow);
+    return (this.q.list.all() as SigningKeySqlRow[]).map(toSigningKey);
   }
 
   async add(row: SigningKeyRow, opts: { onlyIfNone: boolean }): Promise<SigningKeyRow> {
     return this.db.transaction(() => {
-      const current = this.q.active.get() as Row | undefined;
-      if (current && opts.onlyIfNone) return toRow(current);
+      const current = this.q.active.get() as SigningKeySqlRow | undefined;
+      if (current && opts.onlyIfNone) return toSigningKey(current);
       this.q.deactivate.run();
       this.q.insert.run(row.kid, row.alg, row.privatePem, row.createdAt);
-      return toRow(this.q.active.get() as Row);
+      return toSigningKey(this.q.active.get() as SigningKeySqlRow);
     })();
   }
 

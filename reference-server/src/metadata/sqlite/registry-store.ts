@@ -7,6 +7,7 @@
 import { decideTag, deleteRefusal, type WriteRules } from '../../registry/immutability.js';
 import type { UploadState } from '../../storage/blob-store.js';
 import type { KeyedMutex } from '../keyed-mutex.js';
+import { toBlob, toManifest, toReferrer, toUpload, type BlobRow, type ManifestRow, type ReferrerRow, type UploadRow } from '../rows.js';
 import {
   SEEN_REFRESH_MS,
   type BlobRecord,
@@ -22,53 +23,8 @@ import {
 } from '../store.js';
 import type { DB } from './database.js';
 
-interface ManifestRow {
-  repository: string;
-  digest: string;
-  media_type: string;
-  size: number;
-  body: Buffer;
-  subject: string | null;
-  artifact_type: string | null;
-  annotations: string | null;
-  created_at: number;
-}
-
-interface UploadRow {
-  id: string;
-  repository: string;
-  offset: number;
-  state: string | null;
-  started_at: number;
-  updated_at: number;
-  lease_owner: string | null;
-  lease_until: number | null;
-}
-
-type BlobRow = { digest: string; size: number; created_at: number };
-
-const toManifest = (r: ManifestRow): ManifestRecord => ({
-  repository: r.repository,
-  digest: r.digest,
-  mediaType: r.media_type,
-  size: r.size,
-  body: r.body,
-  subject: r.subject,
-  artifactType: r.artifact_type,
-  annotations: r.annotations ? (JSON.parse(r.annotations) as Record<string, string>) : null,
-  createdAt: r.created_at,
-});
-
-const toBlob = (r: BlobRow): BlobRecord => ({ digest: r.digest, size: r.size, createdAt: r.created_at });
-
-const toUpload = (r: UploadRow): UploadRecord => ({
-  id: r.id,
-  repository: r.repository,
-  offset: r.offset,
-  state: r.state ? (JSON.parse(r.state) as UploadState) : { size: r.offset, hash: '' },
-  startedAt: r.started_at,
-  updatedAt: r.updated_at,
-});
+/** An upload session as rows.ts's UploadRow: the offset column is `offset` here. */
+const UPLOAD = 'SELECT id, repository, "offset" AS byte_offset, state, started_at, updated_at FROM uploads';
 
 const UNKNOWN: DeleteOutcome = { ok: false, reason: 'unknown' };
 const OK: DeleteOutcome = { ok: true };
@@ -145,7 +101,7 @@ export class SqliteMetadataStore implements MetadataStore {
           WHERE r.repository = ? AND r.subject = ? AND r.kind = 'manifest' ORDER BY m.digest, r.digest`,
       ),
       createUpload: p('INSERT INTO uploads (id, repository, offset, state, started_at, updated_at) VALUES (?, ?, 0, ?, ?, ?)'),
-      getUpload: p('SELECT * FROM uploads WHERE id = ?'),
+      getUpload: p(`${UPLOAD} WHERE id = ?`),
       claimUpload: p(
         'UPDATE uploads SET lease_owner = @owner, lease_until = @until WHERE id = @id AND (lease_owner IS NULL OR lease_until < @now OR lease_owner = @owner)',
       ),
@@ -155,7 +111,7 @@ export class SqliteMetadataStore implements MetadataStore {
       ),
       releaseUpload: p('UPDATE uploads SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?'),
       deleteUpload: p('DELETE FROM uploads WHERE id = ?'),
-      staleUploads: p('SELECT * FROM uploads WHERE updated_at < ? AND (lease_owner IS NULL OR lease_until < ?) ORDER BY updated_at'),
+      staleUploads: p(`${UPLOAD} WHERE updated_at < ? AND (lease_owner IS NULL OR lease_until < ?) ORDER BY updated_at`),
     };
   }
 
@@ -325,20 +281,11 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async referrers(repository: string, subject: string, artifactType?: string): Promise<Referrer[]> {
-    type Row = { digest: string; media_type: string; size: number; artifact_type: string | null; annotations: string | null };
-    const own = this.q.referrers.all(repository, subject) as Row[];
+    const own = this.q.referrers.all(repository, subject) as ReferrerRow[];
     const byDigest = new Map(own.map((r) => [r.digest, r]));
-    for (const r of this.q.attachedReferrers.all(repository, subject) as Row[]) if (!byDigest.has(r.digest)) byDigest.set(r.digest, r);
+    for (const r of this.q.attachedReferrers.all(repository, subject) as ReferrerRow[]) if (!byDigest.has(r.digest)) byDigest.set(r.digest, r);
     const rows = [...byDigest.values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
-    return rows
-      .filter((r) => artifactType === undefined || r.artifact_type === artifactType)
-      .map((r) => ({
-        digest: r.digest,
-        mediaType: r.media_type,
-        size: r.size,
-        artifactType: r.artifact_type,
-        annotations: r.annotations ? (JSON.parse(r.annotations) as Record<string, string>) : null,
-      }));
+    return rows.filter((r) => artifactType === undefined || r.artifact_type === artifactType).map(toReferrer);
   }
 
   // --- upload sessions -----------------------------------------------------------------------------

@@ -1,17 +1,7 @@
 /** RepositoryStore on the embedded SQLite database (table nitro_repositories; version in meta_versions). */
 import type { InsertRepositoryResult, RepositoryRow, RepositoryStore, Visibility } from '../repository-store.js';
+import { toRepository, type RepositorySqlRow } from '../rows.js';
 import type { DB } from './database.js';
-
-interface Row {
-  id: string;
-  name: string;
-  visibility: Visibility;
-  config: string;
-  source: RepositoryRow['source'];
-  created_at: number;
-}
-
-const toRow = (r: Row): RepositoryRow => ({ id: r.id, name: r.name, visibility: r.visibility, config: r.config, source: r.source, createdAt: r.created_at });
 
 export class SqliteRepositoryStore implements RepositoryStore {
   private readonly q;
@@ -47,7 +37,7 @@ export class SqliteRepositoryStore implements RepositoryStore {
   }
 
   async list(): Promise<RepositoryRow[]> {
-    return (this.q.list.all() as Row[]).map(toRow);
+    return (this.q.list.all() as RepositorySqlRow[]).map(toRepository);
   }
 
   async insert(row: RepositoryRow): Promise<InsertRepositoryResult> {

@@ -21678,6 +21678,14 @@ function readPemFile(path4, inputName) {
 // src/inputs.ts
 var DEFAULT_TIMEOUT_SECONDS = DEFAULT_DEADLINE_MS / 1e3;
 var DEFAULT_OIDC_AUDIENCE = "nitro-registry";
+function readOidcInputs(get) {
+  return { oidc: parseBoolean("oidc", get("oidc"), false), oidcAudience: get("oidc-audience").trim() || DEFAULT_OIDC_AUDIENCE };
+}
+function rejectPasswordBesideOidc(inputs) {
+  if (inputs.oidc && (inputs.username || inputs.password)) {
+    throw new Error(`Input "oidc" is true: the job's OIDC token replaces "username" and "password"; leave them empty`);
+  }
+}
 function readActionInputs(get) {
   const str = (name) => get(name).trim();
   const bool = (name, fallback) => parseBoolean(name, get(name), fallback);
@@ -21686,8 +21694,7 @@ function readActionInputs(get) {
     username: str("username"),
     // Passwords keep their whitespace except the trailing newline a multiline secret tends to carry.
     password: get("password").replace(/\r?\n$/, ""),
-    oidc: bool("oidc", false),
-    oidcAudience: str("oidc-audience") || DEFAULT_OIDC_AUDIENCE,
+    ...readOidcInputs(get),
     logout: bool("logout", true),
     insecure: bool("insecure", false),
     caCert: readCaCert(get("ca-cert"), 'Input "ca-cert"'),
@@ -21712,9 +21719,7 @@ function readActionInputs(get) {
     verifyTimeoutMs: parseSeconds("verify-timeout", get("verify-timeout"), DEFAULT_TIMEOUT_SECONDS),
     reportPath: str("report-path")
   };
-  if (inputs.oidc && (inputs.username || inputs.password)) {
-    throw new Error(`Input "oidc" is true: the job's OIDC token replaces "username" and "password"; leave them empty`);
-  }
+  rejectPasswordBesideOidc(inputs);
   if (inputs.password && !inputs.username) throw new Error('Input "password" is set but "username" is empty');
   if (inputs.username && !inputs.password) throw new Error('Input "username" is set but "password" is empty');
   if (inputs.context && inputs.push && inputs.tags.length === 0) throw new Error('Input "tags" is required to push (or set push: false)');
@@ -21784,6 +21789,13 @@ async function oidcCredentials(audience) {
   }
   setSecret(token);
   return { username: OIDC_USERNAME, password: token };
+}
+async function inputCredentials(inputs) {
+  if (inputs.oidc) return oidcCredentials(inputs.oidcAudience);
+  return inputs.username ? { username: inputs.username, password: inputs.password } : void 0;
+}
+function credentialNote(inputs) {
+  return inputs.oidc ? ` with the job's OIDC token (audience ${inputs.oidcAudience})` : "";
 }
 
 // src/verify/publish.ts
@@ -22556,10 +22568,9 @@ async function main() {
   const host = registryHost(inputs.registry);
   const dockerHosts = dockerRegistryHosts(inputs.registry, inputs.tags);
   if (inputs.caCert) savePostState({ installedCa: await installDaemonCa(dockerHosts, inputs.caCert) });
-  const credentials = inputs.oidc ? await oidcCredentials(inputs.oidcAudience) : inputs.username ? { username: inputs.username, password: inputs.password } : void 0;
+  const credentials = await inputCredentials(inputs);
   if (credentials) {
-    const how = inputs.oidc ? ` with the job's OIDC token (audience ${inputs.oidcAudience})` : "";
-    await group(`Logging in to ${host}${how}`, () => dockerLogin(host, credentials.username, credentials.password));
+    await group(`Logging in to ${host}${credentialNote(inputs)}`, () => dockerLogin(host, credentials.username, credentials.password));
     if (inputs.logout) savePostState({ logoutRegistry: host });
   }
   if (!inputs.context) {

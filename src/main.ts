@@ -13,7 +13,7 @@ import { readActionInputs } from './inputs.js';
 import { runMainOrPost, loadPostState, markMainStarted, savePostState } from './post-state.js';
 import { digestRefs } from './refs.js';
 import { registryHost } from './registry/image-ref.js';
-import { oidcCredentials, type Credentials } from './registry/oidc-credentials.js';
+import { credentialNote, inputCredentials } from './registry/oidc-credentials.js';
 import { publishReport, verificationError } from './verify/publish.js';
 import { runVerification } from './verify/run-verification.js';
 
@@ -28,14 +28,9 @@ async function main(): Promise<void> {
   const dockerHosts = dockerRegistryHosts(inputs.registry, inputs.tags);
 
   if (inputs.caCert) savePostState({ installedCa: await installDaemonCa(dockerHosts, inputs.caCert) });
-  const credentials: Credentials | undefined = inputs.oidc
-    ? await oidcCredentials(inputs.oidcAudience)
-    : inputs.username
-      ? { username: inputs.username, password: inputs.password }
-      : undefined;
+  const credentials = await inputCredentials(inputs);
   if (credentials) {
-    const how = inputs.oidc ? ` with the job's OIDC token (audience ${inputs.oidcAudience})` : '';
-    await core.group(`Logging in to ${host}${how}`, () => dockerLogin(host, credentials.username, credentials.password));
+    await core.group(`Logging in to ${host}${credentialNote(inputs)}`, () => dockerLogin(host, credentials.username, credentials.password));
     if (inputs.logout) savePostState({ logoutRegistry: host });
   }
   if (!inputs.context) {

@@ -6,6 +6,7 @@ import * as core from '@actions/core';
 import { readVerifyInputs } from './inputs.js';
 import { digestRefs } from './refs.js';
 import { parseImageRef } from './registry/image-ref.js';
+import { inputCredentials } from './registry/oidc-credentials.js';
 import { parseBuildMetadata } from './verify/build-metadata.js';
 import { publishReport, verificationError } from './verify/publish.js';
 import { runVerification } from './verify/run-verification.js';
@@ -22,12 +23,13 @@ async function run(): Promise<void> {
     const digest = inputs.digest || fromMetadata.digest;
     if (images.length === 0) throw new Error('Nothing to verify: set "images" or pass docker/build-push-action\'s "metadata" output');
     const registry = inputs.registry || parseImageRef(images[0]).host;
+    const credentials = await inputCredentials(inputs);
     const report = await core.group('Verifying what the registry serves', () =>
       runVerification(
         { images, expectedDigest: digest, platforms: inputs.platforms, pull: inputs.pull, repair: inputs.repair },
         {
           registry,
-          credentials: inputs.username ? { username: inputs.username, password: inputs.password } : undefined,
+          credentials,
           insecure: inputs.insecure,
           caCert: inputs.caCert,
           deadlineMs: inputs.timeoutMs,

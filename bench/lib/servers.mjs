@@ -85,9 +85,9 @@ async function freshDatabase(name) {
   return url.toString();
 }
 
-/** The reference server's config file for S3 mode (credentials in a file, never on argv). */
+/** The reference server's config for S3 mode, as an object: written to a file (credentials never on argv) with the rest. */
 function nitroS3Config(s3) {
-  return JSON.stringify({
+  return {
     storage: {
       driver: 's3',
       s3: {
@@ -100,7 +100,7 @@ function nitroS3Config(s3) {
         redirect: Boolean(s3.redirect),
       },
     },
-  });
+  };
 }
 
 /** Any HTTP answer on GET /v2/ (200 or 401) means the server is up. */
@@ -156,7 +156,7 @@ export async function startTarget(kind, name, { repoRoot, nitroArgs = [], s3 = n
     const database = kind === 'nitro-pg' ? { url: await freshDatabase(name) } : null;
     if (s3 || database) {
       const cfgPath = join(workDir, 'config.json');
-      await writeFile(cfgPath, JSON.stringify({ ...(s3 ? JSON.parse(nitroS3Config(s3)) : {}), ...(database ? { database } : {}) }), { mode: 0o600 });
+      await writeFile(cfgPath, JSON.stringify({ ...(s3 ? nitroS3Config(s3) : {}), ...(database ? { database } : {}) }), { mode: 0o600 });
       args.push('--config', cfgPath);
     }
   } else if (kind === 'floor') {

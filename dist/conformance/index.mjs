@@ -29257,46 +29257,64 @@ function unsigned(token) {
   return `${header2}.${token.split(".")[1]}.`;
 }
 
+// conformance/src/checks/oidc-requests.ts
+var TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+var JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
+async function oidcStart(ctx) {
+  const cfg = requireOidc(ctx);
+  const ch = bearerChallenge(ctx);
+  const token = await oidcToken(cfg, ctx.signal);
+  return { cfg, ch, token };
+}
+function oidcBasicToken(ctx, s, repository, actions, password) {
+  return getToken(ctx.http, realmUrl(ctx, s.ch, [repoScope(repository, actions)]), { username: s.cfg.username, password });
+}
+function oidcTokenExchange(ctx, s, subjectToken) {
+  return postForm(ctx.http, new URL(s.ch.realm, ctx.config.url), {
+    grant_type: TOKEN_EXCHANGE,
+    subject_token: subjectToken,
+    subject_token_type: JWT_TOKEN_TYPE,
+    service: s.ch.service ?? "",
+    scope: repoScope(s.cfg.repository, "pull,push")
+  });
+}
+
 // conformance/src/checks/oidc.ts
 var area6 = "oidc";
 var SPEC_EXCHANGE = "Docker token spec (Basic credentials on the realm); OpenID Connect Core 1.0 \xA73.1.3.7 (ID token validation)";
 var SPEC_RFC8693 = "RFC 8693 OAuth 2.0 Token Exchange \xA72.1, \xA72.2.1";
-var TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+var needsOidc = (c2) => c2.oidc ? void 0 : OIDC_NOT_CONFIGURED;
 var jwtClaims = (token) => token && token.split(".").length === 3 ? claimsOf(token) : void 0;
 var oidcChecks = [
   {
     id: "oidc/basic/exchange",
     area: area6,
-    enabled: (config5) => config5.oidc ? void 0 : OIDC_NOT_CONFIGURED,
+    enabled: needsOidc,
     title: "GET on the realm with Basic <oidc user>:<OIDC token> returns a registry token that can push to a repository the rules grant.",
     spec: SPEC_EXCHANGE,
     level: "MUST",
     async run(t3, ctx) {
-      const cfg = requireOidc(ctx);
-      const ch = bearerChallenge(ctx);
-      const token = await oidcToken(cfg, ctx.signal);
-      const res = await getToken(ctx.http, realmUrl(ctx, ch, [repoScope(cfg.repository, "pull,push")]), { username: cfg.username, password: token });
+      const s = await oidcStart(ctx);
+      const res = await oidcBasicToken(ctx, s, s.cfg.repository, "pull,push", s.token);
       status2(t3, res, 200, "GET token with the OIDC token as Basic password");
       const registryToken = tokenOf(res);
       t3.ok(registryToken, "response has token or access_token");
-      const push = await tryPush(ctx.http, cfg.repository, `Bearer ${registryToken}`);
-      status2(t3, push, 202, `push to ${cfg.repository} with the registry token opens an upload`);
+      const push = await tryPush(ctx.http, s.cfg.repository, `Bearer ${registryToken}`);
+      status2(t3, push, 202, `push to ${s.cfg.repository} with the registry token opens an upload`);
     }
   },
   {
     id: "oidc/grant/bounded",
     area: area6,
-    enabled: (config5) => config5.oidc ? void 0 : OIDC_NOT_CONFIGURED,
+    enabled: needsOidc,
     title: "The registry token never grants more than the rules: asking for push on a repository they do not grant yields a token that cannot push there.",
     spec: SPEC_EXCHANGE,
     level: "MUST",
     async run(t3, ctx) {
-      const cfg = requireOidc(ctx);
-      const denied = cfg.deniedRepository;
+      const denied = requireOidc(ctx).deniedRepository;
       if (!denied) return ctx.skip("no oidc.denied_repository configured (a repository the token's rules do not grant push on)");
-      const ch = bearerChallenge(ctx);
-      const token = await oidcToken(cfg, ctx.signal);
-      const res = await getToken(ctx.http, realmUrl(ctx, ch, [repoScope(denied, "pull,push")]), { username: cfg.username, password: token });
+      const s = await oidcStart(ctx);
+      const res = await oidcBasicToken(ctx, s, denied, "pull,push", s.token);
       t3.ok([200, 401, 403].includes(res.status), "token request answers 200 (smaller grant) or a refusal", { got: res.status });
       if (res.status !== 200) return;
       const push = await tryPush(ctx.http, denied, `Bearer ${tokenOf(res)}`);
@@ -29306,18 +29324,16 @@ var oidcChecks = [
   {
     id: "oidc/token/expiry",
     area: area6,
-    enabled: (config5) => config5.oidc ? void 0 : OIDC_NOT_CONFIGURED,
+    enabled: needsOidc,
     title: "The registry token expires no later than the OIDC token it was made from.",
     spec: SPEC_EXCHANGE,
     level: "SHOULD",
     async run(t3, ctx) {
-      const cfg = requireOidc(ctx);
-      const ch = bearerChallenge(ctx);
-      const token = await oidcToken(cfg, ctx.signal);
-      const oidcExp = claimsOf(token).exp;
+      const s = await oidcStart(ctx);
+      const oidcExp = claimsOf(s.token).exp;
       if (typeof oidcExp !== "number") return ctx.skip("the OIDC token has no numeric exp claim");
       const asked = Date.now();
-      const res = await getToken(ctx.http, realmUrl(ctx, ch, [repoScope(cfg.repository, "pull")]), { username: cfg.username, password: token });
+      const res = await oidcBasicToken(ctx, s, s.cfg.repository, "pull", s.token);
       status2(t3, res, 200, "GET token");
       const body = res.json() ?? {};
       const exp = jwtClaims(tokenOf(res))?.exp;
@@ -29332,17 +29348,14 @@ var oidcChecks = [
   {
     id: "oidc/refused/forged",
     area: area6,
-    enabled: (config5) => config5.oidc ? void 0 : OIDC_NOT_CONFIGURED,
+    enabled: needsOidc,
     title: "An OIDC token with a broken signature, or its claims re-sent unsigned (alg none), is refused with 401 and no token.",
     spec: SPEC_EXCHANGE,
     level: "MUST",
     async run(t3, ctx) {
-      const cfg = requireOidc(ctx);
-      const ch = bearerChallenge(ctx);
-      const token = await oidcToken(cfg, ctx.signal);
-      const url = realmUrl(ctx, ch, [repoScope(cfg.repository, "pull,push")]);
-      for (const [what, forged] of [["flipped signature", tamperedSignature(token)], ["alg none", unsigned(token)], ["not a JWT", "not-a-token"]]) {
-        const res = await getToken(ctx.http, url, { username: cfg.username, password: forged });
+      const s = await oidcStart(ctx);
+      for (const [what, forged] of [["flipped signature", tamperedSignature(s.token)], ["alg none", unsigned(s.token)], ["not a JWT", "not-a-token"]]) {
+        const res = await oidcBasicToken(ctx, s, s.cfg.repository, "pull,push", forged);
         t3.ok([401, 403].includes(res.status), `${what}: refused (401)`, { got: res.status });
         t3.notOk(res.status === 200 && tokenOf(res), `${what}: no token issued`);
       }
@@ -29351,35 +29364,21 @@ var oidcChecks = [
   {
     id: "oidc/token-exchange",
     area: area6,
-    enabled: (config5) => config5.oidc ? void 0 : OIDC_NOT_CONFIGURED,
+    enabled: needsOidc,
     title: "POST grant_type=urn:ietf:params:oauth:grant-type:token-exchange with the OIDC token as subject_token returns a usable access token.",
     spec: SPEC_RFC8693,
     level: "MAY",
     async run(t3, ctx) {
-      const cfg = requireOidc(ctx);
-      const ch = bearerChallenge(ctx);
-      const token = await oidcToken(cfg, ctx.signal);
-      const res = await postForm(ctx.http, new URL(ch.realm, ctx.config.url), {
-        grant_type: TOKEN_EXCHANGE,
-        subject_token: token,
-        subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
-        service: ch.service ?? "",
-        scope: repoScope(cfg.repository, "pull,push")
-      });
+      const s = await oidcStart(ctx);
+      const res = await oidcTokenExchange(ctx, s, s.token);
       status2(t3, res, 200, "token exchange");
       const j4 = res.json() ?? {};
       t3.ok(j4.access_token, "response has access_token");
       t3.match(j4.token_type ?? "", /^bearer$/i, "token_type is Bearer");
       t3.ok(j4.issued_token_type, "issued_token_type is present (RFC 8693 \xA72.2.1)", { got: j4.issued_token_type });
-      const push = await tryPush(ctx.http, cfg.repository, `Bearer ${j4.access_token}`);
+      const push = await tryPush(ctx.http, s.cfg.repository, `Bearer ${j4.access_token}`);
       status2(t3, push, 202, "push with the exchanged token opens an upload");
-      const forged = await postForm(ctx.http, new URL(ch.realm, ctx.config.url), {
-        grant_type: TOKEN_EXCHANGE,
-        subject_token: tamperedSignature(token),
-        subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
-        service: ch.service ?? "",
-        scope: repoScope(cfg.repository, "pull,push")
-      });
+      const forged = await oidcTokenExchange(ctx, s, tamperedSignature(s.token));
       t3.ok([400, 401, 403].includes(forged.status), "a forged subject_token is refused", { got: forged.status });
     }
   }

@@ -8,6 +8,7 @@
  */
 import * as core from '@actions/core';
 import { ActionError } from '../errors.js';
+import type { OidcInputs } from '../inputs.js';
 
 /** The Basic user name that carries an OIDC token (the reference server's reserved name). */
 export const OIDC_USERNAME = 'oidc';
@@ -32,4 +33,18 @@ export async function oidcCredentials(audience: string): Promise<Credentials> {
   }
   core.setSecret(token);
   return { username: OIDC_USERNAME, password: token };
+}
+
+/**
+ * The credential of an action's inputs (root, login/, verify/): the job's OIDC token with `oidc: true`,
+ * else username/password when given, else none.
+ */
+export async function inputCredentials(inputs: OidcInputs & Credentials): Promise<Credentials | undefined> {
+  if (inputs.oidc) return oidcCredentials(inputs.oidcAudience);
+  return inputs.username ? { username: inputs.username, password: inputs.password } : undefined;
+}
+
+/** What the login log line adds about the credential: the audience of an OIDC token; nothing for a password. */
+export function credentialNote(inputs: OidcInputs): string {
+  return inputs.oidc ? ` with the job's OIDC token (audience ${inputs.oidcAudience})` : '';
 }

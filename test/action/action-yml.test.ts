@@ -61,3 +61,20 @@ t.test('login/ declares no insecure input: plain HTTP for docker login is the da
   t.notOk('insecure' in yml.inputs);
   t.notOk('insecure' in readLoginInputs((n) => ({ username: 'u', password: 'p' })[n] ?? ''), 'and the parsed inputs carry none');
 });
+
+t.test('the oidc inputs are declared alike on the root action and the login/ and verify/ sub-actions', async (t) => {
+  type Inputs = Record<string, { description?: string; default?: string; required?: boolean }>;
+  const inputsOf = (file: string) => (readActionYaml(join(root, file)) as { inputs: Inputs }).inputs;
+  const rootInputs = inputsOf('action.yml');
+  for (const file of ['login/action.yml', 'verify/action.yml']) {
+    const inputs = inputsOf(file);
+    for (const name of ['oidc', 'oidc-audience']) {
+      t.equal(inputs[name]?.default, rootInputs[name]?.default, `${file}: ${name} defaults as in action.yml`);
+      t.notOk(inputs[name]?.required, `${file}: ${name} is optional`);
+    }
+    t.equal(inputs['oidc-audience']?.description, rootInputs['oidc-audience']?.description, `${file}: oidc-audience described as in action.yml`);
+    // username/password cannot be required where the token may replace them.
+    t.notOk(inputs.username?.required || inputs.password?.required, `${file}: username/password optional`);
+  }
+  t.equal(inputsOf('login/action.yml').oidc?.description, rootInputs.oidc?.description, 'login/: oidc described as in action.yml (both pass the token on stdin)');
+});

@@ -79,6 +79,23 @@ t.test('oidc: off by default; audience defaults to nitro-registry; excludes user
   t.throws(() => readActionInputs(getter({ oidc: 'yes' })), /Input "oidc" must be true or false/);
 });
 
+t.test('login/ and verify/ take the same oidc inputs: off by default, audience default, excluding username/password', async (t) => {
+  for (const [name, read] of [['login', readLoginInputs], ['verify', readVerifyInputs]] as const) {
+    const keyless = read(getter({ oidc: 'true', 'oidc-audience': ' my-registry ' }));
+    t.equal(keyless.oidc, true, `${name}: oidc parsed`);
+    t.equal(keyless.oidcAudience, 'my-registry', `${name}: audience trimmed`);
+    t.equal(read(getter({ oidc: 'true' })).oidcAudience, 'nitro-registry', `${name}: default audience`);
+    t.throws(() => read(getter({ oidc: 'true', username: 'u', password: 'p' })), /OIDC token replaces "username" and "password"/, `${name}: no password besides the token`);
+    t.throws(() => read(getter({ oidc: 'true', password: 'p' })), /OIDC token replaces/, `${name}: not even a password alone`);
+    t.throws(() => read(getter({ oidc: 'yes', username: 'u', password: 'p' })), /Input "oidc" must be true or false/, `${name}: oidc is a boolean`);
+  }
+  const plain = readLoginInputs(getter({ username: 'u', password: 'p' }));
+  t.same({ oidc: plain.oidc, oidcAudience: plain.oidcAudience }, { oidc: false, oidcAudience: 'nitro-registry' });
+  t.equal(readVerifyInputs(getter({})).oidc, false, 'verify: anonymous or stored credentials stay the default');
+  t.throws(() => readLoginInputs(getter({})), /Inputs "username" and "password" are required \(or "oidc: true"/, 'login without any credential is refused');
+  t.throws(() => readLoginInputs(getter({ username: 'u' })), /are required/);
+});
+
 t.test('verify inputs', async (t) => {
   const v = readVerifyInputs(getter({ images: 'a/b:1,a/b:2', pull: 'true' }));
   t.same(v.images, ['a/b:1', 'a/b:2']);

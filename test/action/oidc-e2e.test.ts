@@ -5,14 +5,15 @@
 // two-platform image with docker buildx and verifies with the same credential.
 //
 // Without a Docker engine with buildx this test skips with the reason (REQUIRE_DOCKER=1: fails). The
-// "no token service" refusal needs no Docker and always runs.
+// "no token service" refusals and the login/ sub-action's keyless login (a fake `docker` records what it
+// is given) need no Docker and always run.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { ROOT_ACTION } from './helpers/bundle-fixture.js';
+import { bundleEnv, LOGIN_ACTION, ROOT_ACTION, VERIFY_ACTION } from './helpers/bundle-fixture.js';
 import { dockerUnavailableReason, REQUIRE_DOCKER } from './helpers/docker-engine.js';
 import { referenceServerUnavailableReason, startReferenceServer } from './helpers/reference-server.js';
 import { runActionStep } from './helpers/runner.js';
@@ -31,6 +32,47 @@ t.test('oidc: true without a token service: fails with the permissions hint, bef
   });
   t.equal(step.code, 1);
   t.match(step.stdout, /::error::.*add `permissions: id-token: write` to the job/);
+});
+
+t.test('login/ and verify/ with oidc: true but no token service: the same permissions hint', async (t) => {
+  const steps: { actionYml: string; inputs: Record<string, string> }[] = [
+    { actionYml: LOGIN_ACTION, inputs: { registry: '127.0.0.1:1', oidc: 'true' } },
+    { actionYml: VERIFY_ACTION, inputs: { images: '127.0.0.1:1/acme/app:v1', oidc: 'true' } },
+  ];
+  for (const { actionYml, inputs } of steps) {
+    const step = await runActionStep({
+      actionYml,
+      phase: 'main',
+      inputs,
+      env: { ACTIONS_ID_TOKEN_REQUEST_URL: undefined, ACTIONS_ID_TOKEN_REQUEST_TOKEN: undefined, PATH: '/nonexistent' },
+      node: process.execPath,
+    });
+    t.equal(step.code, 1, actionYml);
+    t.match(step.stdout, /::error::.*add `permissions: id-token: write` to the job/, actionYml);
+  }
+});
+
+t.test('login/ with oidc: true: docker login as "oidc" with the job\'s token on stdin, masked; logout in post', async (t) => {
+  const issuer = await startOidcIssuer();
+  t.teardown(() => issuer.close());
+  const fixture = bundleEnv(t);
+  const docker = fixture.docker;
+  const env = {
+    ...fixture.env,
+    ACTIONS_ID_TOKEN_REQUEST_URL: issuer.actionsTokenUrl,
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: issuer.actionsRequestToken,
+  };
+  const inputs = { registry: 'reg.example:5000', oidc: 'true', 'oidc-audience': 'my-registry' };
+  const main = await runActionStep({ actionYml: LOGIN_ACTION, phase: 'main', inputs, env });
+  t.equal(main.code, 0, 'main step succeeds', { stdout: main.stdout.slice(-1500) });
+  t.same(issuer.actionsAudiences, ['my-registry'], 'one token, for the audience given');
+  t.match(main.stdout, /Logging in to reg\.example:5000 with the job's OIDC token \(audience my-registry\)/);
+  const token = issuer.actionsTokens[0]!;
+  t.ok(main.stdout.includes(`::add-mask::${token}`), 'the token was masked');
+  await runActionStep({ actionYml: LOGIN_ACTION, phase: 'post', inputs, env, state: main.state });
+  const calls = docker.calls();
+  t.same(calls.map((c) => c.args), [['login', '--username', 'oidc', '--password-stdin', 'reg.example:5000'], ['logout', 'reg.example:5000']]);
+  t.equal(calls[0]?.stdin, token, 'the token is the password, on stdin');
 });
 
 const problem = dockerUnavailableReason() ?? referenceServerUnavailableReason();

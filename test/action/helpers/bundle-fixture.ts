@@ -16,8 +16,8 @@ export const PASSWORD = 's3cr3t-Pa55word';
 
 type Layout = ReturnType<typeof buildOciLayout>;
 
-/** A fake docker + a throw-away DOCKER_CONFIG for one test, removed at its end. */
-export function bundleEnv(t: Test, layout: Layout) {
+/** A fake docker + a throw-away DOCKER_CONFIG for one test, removed at its end. Without a layout, "build" pushes nothing (login-only tests). */
+export function bundleEnv(t: Test, layout?: Layout) {
   const docker = installFakeDocker();
   const dockerConfig = mkdtempSync(join(tmpdir(), 'nitro-docker-config-'));
   t.teardown(() => {
@@ -27,8 +27,7 @@ export function bundleEnv(t: Test, layout: Layout) {
   const env = {
     PATH: `${docker.bin}:${process.env.PATH}`,
     FAKE_DOCKER_LOG: docker.log,
-    FAKE_DOCKER_LAYOUT: layout.dir,
-    FAKE_DOCKER_DIGEST: layout.indexDigest,
+    ...(layout ? { FAKE_DOCKER_LAYOUT: layout.dir, FAKE_DOCKER_DIGEST: layout.indexDigest } : {}),
     DOCKER_CONFIG: dockerConfig,
     GITHUB_REPOSITORY: 'octo/app',
     GITHUB_SHA: 'abc123',

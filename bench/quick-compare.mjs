@@ -3,7 +3,9 @@
 // into each, then alternates N rounds of the chosen ops and prints median server CPU ms/op and MiB/s.
 // For trying one idea at a time; the table in README.md comes from run.mjs.
 // Usage: node bench/quick-compare.mjs [--targets distribution,nitro,floor] [--size-mib 256] [--rounds 5]
-//        [--ops get,get4,push,push4,chunked] [--nitro-env K=V,K=V]
+//        [--ops get,get4,push,push4,chunked]
+// A target may carry extra environment for its server: `nitro+UV_THREADPOOL_SIZE=8` (several `+K=V`),
+// so two variants of one idea run side by side in the same alternation.
 import { parseArgs } from 'node:util';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,8 +33,13 @@ const targets = [];
 let seq = 0;
 const blob = (s) => ({ seed: s, size, digest: blobDigest(s, size) });
 try {
-  for (const kind of o.targets.split(',')) {
-    const t = await startTarget(kind, kind, { repoRoot });
+  for (const spec of o.targets.split(',')) {
+    // `nitro+K=V+K=V`: the same target with extra environment (one idea per variant, same run).
+    const [kind, ...envs] = spec.split('+');
+    const saved = { ...process.env };
+    for (const kv of envs) process.env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+    const t = await startTarget(kind, spec, { repoRoot });
+    process.env = saved;
     t.client = await createClient(t.origin);
     t.mode = await probePushMode(t.client, 'q/probe', { bytes: Buffer.from('x'), digest: 'sha256:2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881' });
     t.big = blob('quick-get');

@@ -2,14 +2,15 @@
 // The "floor" target: a bare node:http server that does only what a big-blob push or pull must do in
 // Node — receive the body, hash it (node:crypto sha256 on the event loop, the straightforward way),
 // write it to a file, rename it into place; GET streams the file back with 1 MiB reads. No routing
-// framework, no metadata database, no auth, no upload sessions beyond an in-memory map, no fsync.
+// framework, no metadata database, no auth, no upload sessions beyond an in-memory map; like both
+// registries it fsyncs an upload before publishing it (until issue 14's second pass it did not).
 // It answers only the endpoints the big-blob operations use (`bench/run.mjs --targets distribution,
 // nitro,floor --ops blob-…`), so the table can show how close the reference server is to plain Node.
 //
 // Usage: node bench/lib/floor-server.mjs --listen 127.0.0.1:PORT --data DIR
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -54,6 +55,11 @@ async function commit(res, id, s, digest) {
     await rm(join(uploads, id), { force: true });
     return reply(res, 400);
   }
+  // fsync before the rename, as both registries do (a blob is never published before it is on disk):
+  // the floor does the same I/O, only without anything around it.
+  const fh = await open(join(uploads, id), 'r+');
+  await fh.sync();
+  await fh.close();
   await rename(join(uploads, id), join(blobs, digest.slice(7)));
   reply(res, 201, { location: `/v2/x/blobs/${digest}`, 'docker-content-digest': digest });
 }

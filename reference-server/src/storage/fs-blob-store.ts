@@ -16,7 +16,7 @@
  * partial or unverified blob is never visible, whatever happens to the process.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, opendir, rename, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -24,6 +24,7 @@ import { parseDigest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import { ResumableHash } from './resumable-hash.js';
 import { checkLength, pumpBody } from './pump.js';
+import { fileSink } from './file-sink.js';
 import { sendFileRange } from './file-sender.js';
 import {
   UPLOAD_ID_RE,
@@ -263,12 +264,16 @@ class FsUpload implements BlobUpload {
     const before = this.hash.copy();
     const hash = this.hash;
     try {
-      const out = createWriteStream(path, { flags: 'r+', start: this.bytes, highWaterMark: 256 * 1024 });
-      const received = await pumpBody(body, out, {
-        ...(opts.length !== undefined ? { limit: opts.length } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        hash,
-      });
+      const fh = await open(path, 'r+');
+      let received: number;
+      try {
+        received = await pumpBody(body, fileSink(fh.fd, this.bytes, hash), {
+          ...(opts.length !== undefined ? { limit: opts.length } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
+      } finally {
+        await fh.close();
+      }
       checkLength(received, opts.length);
       this.bytes += received;
       return this.bytes;

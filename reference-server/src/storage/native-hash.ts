@@ -20,6 +20,19 @@ export interface NativeHashBinding {
   update(ctx: Buffer, alg: 0 | 1, data: Uint8Array): void;
   /** Hashes the chunks in order on the libuv thread pool; ctx must not be used until cb runs. */
   updateAsync(ctx: Buffer, alg: 0 | 1, chunks: readonly Uint8Array[], cb: (err: Error | null) => void): void;
+  /**
+   * On the thread pool, in one job: hashes the chunks in order, then writes them to `fd` at `position`
+   * (pwritev until complete). cb gets the bytes written; a write error is shaped like Node's fs errors
+   * (code 'ENOSPC', errno, syscall) and leaves the context having hashed every chunk.
+   */
+  hashWriteAsync(
+    ctx: Buffer,
+    alg: 0 | 1,
+    fd: number,
+    position: number,
+    chunks: readonly Uint8Array[],
+    cb: (err: NodeJS.ErrnoException | null, written: number) => void,
+  ): void;
   exportState(ctx: Buffer, alg: 0 | 1): Buffer;
   importState(ctx: Buffer, alg: 0 | 1, state: Uint8Array, bytes: number): void;
   digest(ctx: Buffer, alg: 0 | 1): Buffer;

@@ -1,51 +1,66 @@
 /**
- * Streams a request body into a Writable, showing every chunk to `onData` (the running hash) on the way.
- * Shared by the blob drivers' upload appends.
+ * Streams a request body into a sink, showing every chunk to `onData` on the way. Shared by the blob
+ * drivers' upload appends: the filesystem driver's sink hashes and writes in one thread-pool job per
+ * batch (file-sink.ts); the S3 driver's is a Writable that cuts parts, with the hash fed beside it
+ * (writableSink).
  *
- * A plain data/drain loop rather than stream.pipeline with a transform: on 256 MiB pushes it is the
- * difference between a promise per 64 KiB chunk and none. Resolves with the byte count once `out` has
- * flushed ('finish'); rejects — after destroying `out` and draining the rest of the body so the
- * connection stays usable — on a body error, an abort, a write error, or more bytes than `limit`.
+ * A plain data/pause/resume loop rather than stream.pipeline with a transform: on 256 MiB pushes it is
+ * the difference between a promise per 64 KiB chunk and none. Resolves with the byte count once the
+ * sink has finished (every byte written and hashed); rejects — after the sink has stopped (no write in
+ * flight, so the caller may truncate) and while draining the rest of the body so the connection stays
+ * usable — on a body error, an abort, a sink error, or more bytes than `limit`.
  */
 import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import { HashFeeder } from './hash-feeder.js';
 import type { ResumableHash } from './resumable-hash.js';
 
+/** What a sink tells the pump, asynchronously. */
+export interface SinkEvents {
+  /** The sink took back a `false` from write(): reading may go on. */
+  drain(): void;
+  /** The sink failed on its own (a write error): the pump stops. */
+  error(e: unknown): void;
+}
+
+/** Where a body's bytes go. Made per append by a SinkFactory, which receives the pump's events. */
+export interface BodySink {
+  /** Takes a chunk (kept, not copied: it must not change afterwards). false = pause until drain(). */
+  write(chunk: Buffer): boolean;
+  /** Resolves once every chunk written is stored (and hashed); rejects on a sink error. */
+  finish(): Promise<void>;
+  /** Stops taking chunks; resolves once nothing of the sink's is in flight any more. Never rejects. */
+  abort(): Promise<void>;
+}
+
+export type SinkFactory = (events: SinkEvents) => BodySink;
+
 export interface PumpOptions {
   /** At most this many bytes (more → SIZE_INVALID). The caller checks "exactly" on the result. */
   readonly limit?: number;
   readonly signal?: AbortSignal;
   readonly onData?: (chunk: Buffer) => void;
-  /**
-   * The running hash of the upload: fed in ≥ 256 KiB batches off the event loop (HashFeeder), so
-   * hashing overlaps receiving and writing. Covers every byte once the promise resolves; on a
-   * rejection its state is undefined (callers keep a copy from before).
-   */
-  readonly hash?: ResumableHash;
 }
 
-export function pumpBody(body: Readable, out: Writable, opts: PumpOptions = {}): Promise<number> {
-  const { limit, signal, onData, hash } = opts;
+export function pumpBody(body: Readable, makeSink: SinkFactory, opts: PumpOptions = {}): Promise<number> {
+  const { limit, signal, onData } = opts;
   return new Promise((resolve, reject) => {
     let received = 0;
     let failed = false;
-    // Reading pauses while the file or the hash is behind, and resumes when neither is.
-    let outBlocked = false;
-    let hashBlocked = false;
-    const resumeIfClear = () => {
-      if (!outBlocked && !hashBlocked && !failed) body.resume();
-    };
     const fail = (e: unknown) => {
       if (failed) return;
       failed = true;
       cleanup();
       body.unpipe?.();
       if (!body.destroyed) body.resume(); // drain what is left so the connection stays usable
-      out.destroy();
-      if (out.closed) reject(e);
-      else out.once('close', () => reject(e));
+      void sink.abort().then(() => reject(e));
     };
+    const sink = makeSink({
+      drain: () => {
+        if (!failed) body.resume();
+      },
+      error: fail,
+    });
     const onAbort = () => fail(signal?.reason ?? new Error('aborted'));
     const onChunk = (chunk: Buffer) => {
       received += chunk.length;
@@ -55,31 +70,11 @@ export function pumpBody(body: Readable, out: Writable, opts: PumpOptions = {}):
       } catch (e) {
         return fail(e);
       }
-      if (feeder && !feeder.push(chunk)) hashBlocked = true;
-      if (!out.write(chunk)) outBlocked = true;
-      if (outBlocked || hashBlocked) body.pause();
+      if (!sink.write(chunk)) body.pause();
     };
-    const onDrain = () => {
-      outBlocked = false;
-      resumeIfClear();
-    };
-    const feeder = hash
-      ? new HashFeeder(
-          hash,
-          () => {
-            hashBlocked = false;
-            resumeIfClear();
-          },
-          (e) => fail(e),
-        )
-      : null;
     const onEnd = () => {
       cleanup();
-      // Resolve on 'finish' only: end()'s callback also runs when the final flush failed (ENOSPC, EIO),
-      // and a short file must never be acknowledged. 'error' still goes to fail().
-      const finished = new Promise<void>((res) => out.once('finish', res));
-      out.end();
-      Promise.all([finished, feeder?.flush()]).then(
+      sink.finish().then(
         () => {
           if (!failed) resolve(received);
         },
@@ -91,18 +86,63 @@ export function pumpBody(body: Readable, out: Writable, opts: PumpOptions = {}):
       // 'close' without 'end': the client went away mid-chunk.
       if (!body.readableEnded) fail(new Error('request body ended early'));
     };
-    const onOutError = (e: Error) => fail(e);
     const cleanup = () => {
       body.off('data', onChunk).off('end', onEnd).off('error', onBodyError).off('close', onBodyClose);
-      out.off('drain', onDrain);
       signal?.removeEventListener('abort', onAbort);
     };
-    out.once('error', onOutError);
     if (signal?.aborted) return fail(signal.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
-    out.on('drain', onDrain);
     body.on('data', onChunk).once('end', onEnd).once('error', onBodyError).once('close', onBodyClose);
   });
+}
+
+/**
+ * A Writable as a sink, with an optional running hash fed beside it in ≥ 256 KiB batches off the event
+ * loop (HashFeeder). Reading pauses while either is behind. finish() resolves on 'finish' only: end()'s
+ * callback also runs when the final flush failed (ENOSPC, EIO), and a short write must never be
+ * acknowledged. On a rejection the hash's state is undefined (callers keep a copy from before).
+ */
+export function writableSink(out: Writable, hash?: ResumableHash): SinkFactory {
+  return (events) => {
+    let outBlocked = false;
+    let hashBlocked = false;
+    const resumeIfClear = () => {
+      if (!outBlocked && !hashBlocked) events.drain();
+    };
+    const feeder = hash
+      ? new HashFeeder(
+          hash,
+          () => {
+            hashBlocked = false;
+            resumeIfClear();
+          },
+          events.error,
+        )
+      : null;
+    const onDrain = () => {
+      outBlocked = false;
+      resumeIfClear();
+    };
+    out.on('drain', onDrain).once('error', events.error);
+    return {
+      write(chunk) {
+        if (feeder && !feeder.push(chunk)) hashBlocked = true;
+        if (!out.write(chunk)) outBlocked = true;
+        return !outBlocked && !hashBlocked;
+      },
+      async finish() {
+        const finished = new Promise<void>((res) => out.once('finish', res));
+        out.end();
+        await Promise.all([finished, feeder?.flush()]);
+        out.off('drain', onDrain);
+      },
+      async abort() {
+        out.off('drain', onDrain);
+        out.destroy();
+        if (!out.closed) await new Promise((res) => out.once('close', res));
+      },
+    };
+  };
 }
 
 /** Checks the byte count of a finished append against the announced length. */

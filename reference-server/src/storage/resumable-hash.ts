@@ -14,6 +14,7 @@
  * length is checked on restore. A new layout gets a new prefix; restore() rejects what it does not know
  * with an error saying so (callers then re-hash the file, see fs-blob-store.ts).
  */
+import { writev } from 'node:fs';
 import { nativeHash, type NativeHashBinding } from './native-hash.js';
 import { Sha2Js } from './sha2-js.js';
 
@@ -29,6 +30,8 @@ const STATE_RE = /^rh1\.(sha256|sha512)\.(0|[1-9][0-9]{0,15})\.([A-Za-z0-9_-]*)$
 interface Engine {
   update(buf: Uint8Array): void;
   updateMany(chunks: readonly Uint8Array[]): Promise<void>;
+  /** Hashes the chunks, then writes them to fd at position; resolves once all are written. */
+  hashWrite(chunks: readonly Uint8Array[], fd: number, position: number): Promise<void>;
   state(): Buffer;
   digest(): Buffer;
   copy(): Engine;
@@ -56,6 +59,9 @@ class NativeEngine implements Engine {
   updateMany(chunks: readonly Uint8Array[]): Promise<void> {
     return new Promise((resolve, reject) => this.b.updateAsync(this.ctx, this.alg, chunks, (err) => (err ? reject(err) : resolve())));
   }
+  hashWrite(chunks: readonly Uint8Array[], fd: number, position: number): Promise<void> {
+    return new Promise((resolve, reject) => this.b.hashWriteAsync(this.ctx, this.alg, fd, position, chunks, (err) => (err ? reject(err) : resolve())));
+  }
   state(): Buffer {
     return this.b.exportState(this.ctx, this.alg);
   }
@@ -74,6 +80,10 @@ class JsEngine implements Engine {
   }
   async updateMany(chunks: readonly Uint8Array[]): Promise<void> {
     for (const c of chunks) this.h.update(c);
+  }
+  async hashWrite(chunks: readonly Uint8Array[], fd: number, position: number): Promise<void> {
+    for (const c of chunks) this.h.update(c);
+    await writeAll(fd, chunks, position);
   }
   state(): Buffer {
     return this.h.state();
@@ -157,11 +167,25 @@ export class ResumableHash {
    */
   updateAsync(data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const chunks = data instanceof Uint8Array ? [data] : data;
+    return this.enqueue(chunks, () => this.engine.updateMany(chunks));
+  }
+
+  /**
+   * Hashes `chunks` and writes them to `fd` at `position`: with the addon both happen in one
+   * thread-pool job (see native/resumable_hash.c, hashWriteAsync). Queues behind other updates like
+   * updateAsync. On a rejection (a write error) the hash state is undefined: restore a copy taken before.
+   */
+  updateAndWrite(chunks: readonly Uint8Array[], fd: number, position: number): Promise<void> {
+    return this.enqueue(chunks, () => this.engine.hashWrite(chunks, fd, position));
+  }
+
+  /** Runs `work` (which hashes `chunks`) after every earlier queued call; counts the bytes once it settles. */
+  private enqueue(chunks: readonly Uint8Array[], work: () => Promise<void>): Promise<void> {
     const size = chunks.reduce((s, c) => s + c.length, 0);
     this.pending++;
     // `finally` runs before the returned promise settles, so a caller that awaited it finds the hash idle.
     const p = this.tail
-      .then(() => this.engine.updateMany(chunks))
+      .then(work)
       .then(() => {
         this.n += size;
       })
@@ -189,5 +213,20 @@ export class ResumableHash {
 
   private idle(what: string): void {
     if (this.pending > 0) throw new Error(`ResumableHash.${what}() while an updateAsync is in flight`);
+  }
+}
+
+/** fs.writev until every byte of `chunks` is at `position` onwards (a regular file may take less per call). */
+async function writeAll(fd: number, chunks: readonly Uint8Array[], position: number): Promise<void> {
+  let rest = chunks.filter((c) => c.length > 0);
+  while (rest.length > 0) {
+    const written = await new Promise<number>((resolve, reject) =>
+      writev(fd, rest as NodeJS.ArrayBufferView[], position, (err, n) => (err ? reject(err) : resolve(n))),
+    );
+    if (written === 0) throw Object.assign(new Error('EIO: writev wrote nothing'), { code: 'EIO' });
+    position += written;
+    let skip = written;
+    while (rest.length > 0 && skip >= rest[0]!.length) skip -= rest.shift()!.length;
+    if (skip > 0) rest = [rest[0]!.subarray(skip), ...rest.slice(1)];
   }
 }

@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import { parseDigest } from '../../oci/digest.js';
 import { RegistryError } from '../../oci/errors.js';
 import type { AppendOptions, BlobUpload, UploadState } from '../blob-store.js';
-import { checkLength, pumpBody } from '../pump.js';
+import { checkLength, pumpBody, writableSink } from '../pump.js';
 import { ResumableHash } from '../resumable-hash.js';
 import { PartSink } from './part-sink.js';
 import type { PartRef, SessionState } from './state.js';
@@ -76,10 +76,10 @@ export class S3Upload implements BlobUpload {
     const hash = this.hash?.copy() ?? null;
     let tailKey: string | null = null;
     try {
-      const received = await pumpBody(body, sink, {
+      // The hash is fed beside the parts in batches off the event loop (HashFeeder), not per chunk on it.
+      const received = await pumpBody(body, writableSink(sink, hash ?? undefined), {
         ...(opts.length !== undefined ? { limit: opts.length } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
-        ...(hash ? { onData: (c: Buffer) => hash.update(c) } : {}),
       });
       checkLength(received, opts.length);
       if (received === 0) return before.size;

@@ -1,0 +1,109 @@
+/**
+ * The filesystem driver's upload sink (storage/file-sink.ts) driven by pumpBody, on both hash engines:
+ * bytes land at the right offset and the hash covers exactly them, whatever the chunking and batch
+ * sizes (including batches of more iovecs than one pwritev takes); a write error, an abort and an
+ * over-long body reject only once no write is in flight any more, and leave the body drained.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import t from 'tap';
+import { fileSink, type FileSinkOptions } from '../src/storage/file-sink.js';
+import { nativeHash } from '../src/storage/native-hash.js';
+import { pumpBody } from '../src/storage/pump.js';
+import { ResumableHash } from '../src/storage/resumable-hash.js';
+
+const engines: Array<'native' | 'js'> = nativeHash ? ['native', 'js'] : ['js'];
+const dir = mkdtempSync(join(tmpdir(), 'file-sink-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+let seq = 0;
+
+/** `parts` as a body stream, one 'data' event each. */
+const bodyOf = (parts: Buffer[]) => Readable.from(parts, { objectMode: false });
+
+async function appendTo(path: string, position: number, hash: ResumableHash, body: Readable, opts: FileSinkOptions = {}, limit?: number) {
+  const fh = await open(path, 'r+');
+  try {
+    return await pumpBody(body, fileSink(fh.fd, position, hash, opts), limit === undefined ? {} : { limit });
+  } finally {
+    await fh.close();
+  }
+}
+
+for (const engine of engines) {
+  t.test(`${engine}: bytes at the offset, hash over exactly them, for several batch shapes`, async (t) => {
+    const shapes: Array<[string, number[], FileSinkOptions]> = [
+      ['default batches, 64 KiB chunks', Array(40).fill(64 * 1024), {}],
+      ['tiny batches and backlog (pauses often)', [1, 63, 64, 65, 1000, 4096, 7, 100_000, 3], { batchBytes: 100, maxBacklog: 300 }],
+      ['3000 one-byte chunks in one batch (> one pwritev of iovecs)', Array(3000).fill(1), { batchBytes: 1 << 20, maxBacklog: 1 << 21 }],
+      ['an odd total', [333_333, 1, 65_536, 12_345], { batchBytes: 70_000, maxBacklog: 200_000 }],
+    ];
+    for (const [name, sizes, opts] of shapes) {
+      const prefix = randomBytes(777);
+      const parts = sizes.map((n) => randomBytes(n));
+      const all = Buffer.concat(parts);
+      const path = join(dir, `up-${seq++}`);
+      writeFileSync(path, prefix);
+      const hash = ResumableHash.create('sha256', { engine });
+      hash.update(prefix);
+      const received = await appendTo(path, prefix.length, hash, bodyOf(parts), opts);
+      t.equal(received, all.length, `${name}: byte count`);
+      t.ok(readFileSync(path).equals(Buffer.concat([prefix, all])), `${name}: file = prefix + body`);
+      t.equal(hash.bytes, prefix.length + all.length, `${name}: hash counted every byte`);
+      t.equal(hash.digest(), `sha256:${createHash('sha256').update(prefix).update(all).digest('hex')}`, `${name}: digest`);
+    }
+  });
+
+  t.test(`${engine}: a write error rejects with the fs error, after the job, body drained`, async (t) => {
+    const path = join(dir, `ro-${seq++}`);
+    writeFileSync(path, '');
+    const fh = await open(path, 'r'); // read-only: pwritev fails with EBADF
+    const body = bodyOf(Array(20).fill(null).map(() => randomBytes(64 * 1024)));
+    let ended = false;
+    body.on('end', () => (ended = true));
+    const err = (await pumpBody(body, fileSink(fh.fd, 0, ResumableHash.create('sha256', { engine }), { batchBytes: 64 * 1024, maxBacklog: 128 * 1024 })).then(
+      () => null,
+      (e: unknown) => e,
+    )) as NodeJS.ErrnoException | null;
+    await fh.close();
+    t.ok(err, 'rejected');
+    t.equal(err?.code, 'EBADF', `code (${err?.message})`);
+    if (engine === 'native') t.equal(err?.syscall, 'pwritev', 'syscall named');
+    await new Promise((r) => setImmediate(r));
+    t.ok(ended || body.readableEnded || body.destroyed, 'the rest of the body was drained');
+    t.equal(statSync(path).size, 0, 'nothing written');
+  });
+
+  t.test(`${engine}: an abort mid-body rejects only when no write is in flight`, async (t) => {
+    const path = join(dir, `ab-${seq++}`);
+    writeFileSync(path, '');
+    const body = new PassThrough();
+    const ac = new AbortController();
+    const fh = await open(path, 'r+');
+    const p = pumpBody(body, fileSink(fh.fd, 0, ResumableHash.create('sha256', { engine }), { batchBytes: 256 * 1024, maxBacklog: 1 << 20 }), { signal: ac.signal });
+    for (let i = 0; i < 16; i++) body.write(randomBytes(128 * 1024));
+    await new Promise((r) => setImmediate(r));
+    ac.abort(new Error('client went away'));
+    const err = (await p.then(() => null, (e: unknown) => e)) as Error | null;
+    t.equal(err?.message, 'client went away');
+    const size = (await fh.stat()).size;
+    await new Promise((r) => setTimeout(r, 100));
+    t.equal((await fh.stat()).size, size, 'the file does not grow after the rejection (no write was still in flight)');
+    t.ok(size <= 16 * 128 * 1024, 'at most what was sent');
+    await fh.close();
+    body.end();
+  });
+
+  t.test(`${engine}: more bytes than announced → SIZE_INVALID`, async (t) => {
+    const path = join(dir, `lim-${seq++}`);
+    writeFileSync(path, '');
+    const err = (await appendTo(path, 0, ResumableHash.create('sha256', { engine }), bodyOf([randomBytes(1000), randomBytes(1000)]), {}, 1500).then(
+      () => null,
+      (e: unknown) => e,
+    )) as { code?: string } | null;
+    t.equal(err?.code, 'SIZE_INVALID');
+  });
+}

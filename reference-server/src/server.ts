@@ -34,6 +34,7 @@ import { catalogRoutes } from './http/handlers/catalog.js';
 import { referrerRoutes } from './http/handlers/referrers.js';
 import { metricsRoutes } from './http/handlers/metrics.js';
 import { healthRoutes } from './http/handlers/health.js';
+import { noteActivity } from './idle-memory.js';
 
 export interface Registry {
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
@@ -217,6 +218,7 @@ export async function createRegistry(configOrOverrides: Config | Record<string, 
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
+    noteActivity();
     const fields: RequestLogFields = {};
     const matched = { route: 'unmatched' };
     watchBody(req, res, config.limits, log);

@@ -51,6 +51,29 @@ function run(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; pipe
 
 const noStack = (s: string) => !/\n\s+at /.test(s) && !/Error:|RangeError|\[ERR_/.test(s);
 
+t.test('every way the server is launched passes the same node flags (bin shebang, npm start, image, bench)', async (t) => {
+  const shebang = readFileSync(BIN, 'utf8').split('\n')[0]!;
+  const m = /^#!\/usr\/bin\/env -S node((?: --[a-z-]+=\S+)*)$/.exec(shebang);
+  t.ok(m, `shebang runs node with flags through env -S: ${shebang}`);
+  const flags = (m?.[1] ?? '').trim().split(' ').filter(Boolean);
+  t.ok(flags.includes('--initial-old-space-size=64') && flags.includes('--expose-gc'), 'the old-space and expose-gc flags (bin/nitro-registry.js says why)');
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  t.equal(pkg.scripts.start, `node ${flags.join(' ')} bin/nitro-registry.js serve`, 'npm start');
+  const entrypoint = /^ENTRYPOINT (.*)$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+  t.same(JSON.parse(entrypoint ?? 'null'), ['node', ...flags, '/app/bin/nitro-registry.js'], 'the image ENTRYPOINT');
+  const bench = (await import(join(ROOT, 'bench/lib/servers.mjs'))) as { NITRO_NODE_FLAGS: string[] };
+  t.same(bench.NITRO_NODE_FLAGS, flags, 'bench/ starts the server the same way');
+  // Executed as a program (as npx and a global install do): the shebang line must work on this system.
+  const direct = await new Promise<{ code: number | null; out: string }>((done) => {
+    const child = spawn(BIN, ['--version'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('close', (code) => done({ code, out }));
+  });
+  t.equal(direct.code, 0, 'bin/nitro-registry.js runs directly');
+  t.match(direct.out, /^nitro-registry /);
+});
+
 t.test('--version prints the package version', async (t) => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
   const r = await run(['--version']);

@@ -107,3 +107,8 @@ for (const engine of engines) {
     t.equal(err?.code, 'SIZE_INVALID');
   });
 }
+
+t.test('trimMemory (memory-trim.ts) is callable and answers whether glibc released anything', async (t) => {
+  if (!nativeHash) return t.skip('addon not built');
+  t.type(nativeHash.trimMemory(), 'boolean');
+});

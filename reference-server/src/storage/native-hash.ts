@@ -34,6 +34,8 @@ export interface NativeHashBinding {
     cb: (err: NodeJS.ErrnoException | null, written: number) => void,
   ): void;
   exportState(ctx: Buffer, alg: 0 | 1): Buffer;
+  /** glibc malloc_trim(0): hands free arena pages back to the OS; true when something was released. */
+  trimMemory(): boolean;
   importState(ctx: Buffer, alg: 0 | 1, state: Uint8Array, bytes: number): void;
   digest(ctx: Buffer, alg: 0 | 1): Buffer;
 }

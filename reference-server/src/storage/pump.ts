@@ -13,6 +13,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import { HashFeeder } from './hash-feeder.js';
+import { noteActivity } from '../idle-memory.js';
 import type { ResumableHash } from './resumable-hash.js';
 
 /** What a sink tells the pump, asynchronously. */
@@ -43,6 +44,16 @@ export interface PumpOptions {
 }
 
 export function pumpBody(body: Readable, makeSink: SinkFactory, opts: PumpOptions = {}): Promise<number> {
+  const p = pump(body, makeSink, opts);
+  // A body's worth of 64 KiB chunks was just freed: idle-memory.ts returns it to the OS once traffic pauses.
+  void p.then(
+    (n) => noteActivity(n),
+    () => noteActivity(),
+  );
+  return p;
+}
+
+function pump(body: Readable, makeSink: SinkFactory, opts: PumpOptions): Promise<number> {
   const { limit, signal, onData } = opts;
   return new Promise((resolve, reject) => {
     let received = 0;

@@ -68,7 +68,7 @@ EXPOSE 5000
 # and TLS settings from the environment; /v2/ answers 200, or 401 when auth is on.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --start-interval=1s --retries=3 \
   CMD ["node", "-e", "const l=process.env.NITRO_REGISTRY_LISTEN||'0.0.0.0:5000';const tls=!!process.env.NITRO_REGISTRY_TLS_CERT;require(tls?'https':'http').get({host:'127.0.0.1',port:Number(l.slice(l.lastIndexOf(':')+1)),path:'/v2/',rejectUnauthorized:false,timeout:4000},r=>process.exit(r.statusCode===200||r.statusCode===401?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"]
-ENTRYPOINT ["node", "--initial-old-space-size=64", "--expose-gc", "/app/bin/nitro-registry.js"]
+ENTRYPOINT ["node", "--initial-old-space-size=64", "/app/bin/nitro-registry.js"]
 CMD ["serve"]
 
 # ---- the full image: + conformance suite and verify -------------------------------

@@ -12,7 +12,7 @@ import http from 'node:http';
 
 export const DISTRIBUTION_BIN = '/usr/bin/docker-registry';
 // A loaded 2-core machine can take more than 20 s to start the server: BENCH_START_TIMEOUT_MS raises it.
-export const NITRO_NODE_FLAGS = ['--initial-old-space-size=64', '--expose-gc'];
+export const NITRO_NODE_FLAGS = ['--initial-old-space-size=64'];
 const START_TIMEOUT_MS = Number(process.env.BENCH_START_TIMEOUT_MS) || 20_000;
 
 /** A free TCP port on 127.0.0.1 (asks the kernel for port 0, then releases it). */

@@ -262,9 +262,10 @@ static void wjob_complete(napi_env env, napi_status status, void* p) {
   } else if (job->err != 0) {
     /* The same shape as a Node fs error: code 'ENOSPC' etc., errno negative, syscall. */
     napi_value msg, code, errnum, syscall;
-    char text[160];
-    const char* name = uv_err_name(-job->err);
-    snprintf(text, sizeof(text), "%s: %s, pwritev", name, strerror(job->err));
+    char name[64], desc[128], text[224];
+    uv_err_name_r(-job->err, name, sizeof(name)); /* the _r forms: no leaked string for an unknown errno */
+    uv_strerror_r(-job->err, desc, sizeof(desc));
+    snprintf(text, sizeof(text), "%s: %s, pwritev", name, desc);
     napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
     napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
     napi_create_error(env, code, msg, &args[0]);
@@ -319,20 +320,28 @@ static napi_value js_hash_write_async(napi_env env, napi_callback_info info) {
     bool is_typed = false;
     size_t len;
     void* data;
+    napi_typedarray_type type;
     if (napi_get_element(env, argv[4], i, &el) != napi_ok || napi_is_typedarray(env, el, &is_typed) != napi_ok || !is_typed ||
-        napi_get_typedarray_info(env, el, NULL, &len, &data, NULL, NULL) != napi_ok) {
+        napi_get_typedarray_info(env, el, &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
       free(job);
       return fail(env, "chunks must be an array of Uint8Array");
     }
     job->iov[i].iov_base = data;
     job->iov[i].iov_len = len;
   }
-  CHECK(napi_create_reference(env, argv[0], 1, &job->ctx_ref));
-  CHECK(napi_create_reference(env, argv[4], 1, &job->chunks_ref));
-  CHECK(napi_create_reference(env, argv[5], 1, &job->cb_ref));
-  CHECK(napi_create_string_utf8(env, "nitro:hash-write", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, wjob_execute, wjob_complete, job, &job->work));
-  CHECK(napi_queue_async_work(env, job->work));
+  /* Only fails when N-API itself does (out of memory): the references taken so far are not released. */
+  if (napi_create_reference(env, argv[0], 1, &job->ctx_ref) != napi_ok || napi_create_reference(env, argv[4], 1, &job->chunks_ref) != napi_ok ||
+      napi_create_reference(env, argv[5], 1, &job->cb_ref) != napi_ok ||
+      napi_create_string_utf8(env, "nitro:hash-write", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, wjob_execute, wjob_complete, job, &job->work) != napi_ok) {
+    free(job);
+    return throw_last(env);
+  }
+  if (napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_delete_async_work(env, job->work);
+    free(job);
+    return throw_last(env);
+  }
   return NULL;
 }
 

@@ -8,6 +8,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import t from 'tap';
@@ -77,24 +79,46 @@ for (const engine of engines) {
     t.equal(statSync(path).size, 0, 'nothing written');
   });
 
-  t.test(`${engine}: an abort mid-body rejects only when no write is in flight`, async (t) => {
+  t.test(`${engine}: an abort mid-body rejects only once the write in flight has finished`, async (t) => {
     const path = join(dir, `ab-${seq++}`);
     writeFileSync(path, '');
     const body = new PassThrough();
     const ac = new AbortController();
     const fh = await open(path, 'r+');
-    const p = pumpBody(body, fileSink(fh.fd, 0, ResumableHash.create('sha256', { engine }), { batchBytes: 256 * 1024, maxBacklog: 1 << 20 }), { signal: ac.signal });
-    for (let i = 0; i < 16; i++) body.write(randomBytes(128 * 1024));
+    const hash = ResumableHash.create('sha256', { engine });
+    // Hold the first batch's job open: the pump must not reject before it is released.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started = 0;
+    const real = hash.updateAndWrite.bind(hash);
+    hash.updateAndWrite = (chunks, fd, at) => (started++, gate.then(() => real(chunks, fd, at)));
+    let settled = false;
+    const p = pumpBody(body, fileSink(fh.fd, 0, hash, { batchBytes: 64 * 1024, maxBacklog: 1 << 20 }), { signal: ac.signal }).then(
+      () => ((settled = true), null),
+      (e: unknown) => ((settled = true), e as Error),
+    );
+    body.write(randomBytes(64 * 1024));
     await new Promise((r) => setImmediate(r));
+    t.equal(started, 1, 'a job is in flight');
     ac.abort(new Error('client went away'));
-    const err = (await p.then(() => null, (e: unknown) => e)) as Error | null;
+    await new Promise((r) => setTimeout(r, 50));
+    t.notOk(settled, 'not rejected while the job is still running');
+    release();
+    const err = await p;
     t.equal(err?.message, 'client went away');
-    const size = (await fh.stat()).size;
-    await new Promise((r) => setTimeout(r, 100));
-    t.equal((await fh.stat()).size, size, 'the file does not grow after the rejection (no write was still in flight)');
-    t.ok(size <= 16 * 128 * 1024, 'at most what was sent');
+    t.equal((await fh.stat()).size, 64 * 1024, 'the job finished before the rejection (its bytes are there)');
     await fh.close();
     body.end();
+  });
+
+  t.test(`${engine}: maxBacklog below batchBytes does not stall the body`, async (t) => {
+    const path = join(dir, `bl-${seq++}`);
+    writeFileSync(path, '');
+    const parts = Array.from({ length: 10 }, () => randomBytes(10_000));
+    const hash = ResumableHash.create('sha256', { engine });
+    const received = await appendTo(path, 0, hash, bodyOf(parts), { batchBytes: 1 << 20, maxBacklog: 15_000 });
+    t.equal(received, 100_000);
+    t.equal(hash.digest(), `sha256:${createHash('sha256').update(Buffer.concat(parts)).digest('hex')}`);
   });
 
   t.test(`${engine}: more bytes than announced → SIZE_INVALID`, async (t) => {
@@ -110,4 +134,23 @@ for (const engine of engines) {
 
 t.test('trimMemory (used by idle-memory.ts) is callable and answers whether glibc released anything', { skip: nativeHash ? false : 'addon not built' }, async (t) => {
   t.type(nativeHash?.trimMemory(), 'boolean');
+});
+
+t.test('an addon from an older build (functions missing) counts as unavailable, and REQUIRE_NATIVE refuses it', async (t) => {
+  const built = join(import.meta.dirname, '../../build/reference-server/src/storage/native-hash.js');
+  const fake = join(dir, 'old-addon.cjs');
+  writeFileSync(fake, 'module.exports = { ctxSize: 1, init() {}, update() {}, updateAsync() {}, exportState() {}, importState() {}, digest() {} };');
+  const probe = (env: NodeJS.ProcessEnv) =>
+    spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(pathToFileURL(built).href)}); console.log(JSON.stringify([m.nativeHash === null, m.nativeHashError]));`], {
+      env: { ...process.env, NITRO_REGISTRY_NATIVE_HASH_PATH: fake, NITRO_REGISTRY_REQUIRE_NATIVE: '', NITRO_REGISTRY_DISABLE_NATIVE: '', ...env },
+      encoding: 'utf8',
+    });
+  const r = probe({});
+  t.equal(r.status, 0, r.stderr);
+  const [unavailable, why] = JSON.parse(r.stdout) as [boolean, string];
+  t.ok(unavailable, 'not used');
+  t.match(why, /out of date \(no hashWriteAsync, trimMemory\): npm run build:native/);
+  const strict = probe({ NITRO_REGISTRY_REQUIRE_NATIVE: '1' });
+  t.not(strict.status, 0, 'NITRO_REGISTRY_REQUIRE_NATIVE=1: the import fails');
+  t.match(strict.stderr, /out of date/);
 });

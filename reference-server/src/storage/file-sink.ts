@@ -29,7 +29,8 @@ export interface FileSinkOptions {
 /** Writes from `position` on in `fd` (which the caller opens, and closes after the pump settles). */
 export function fileSink(fd: number, position: number, hash: ResumableHash, opts: FileSinkOptions = {}): SinkFactory {
   const batchBytes = opts.batchBytes ?? FILE_SINK_BATCH_BYTES;
-  const maxBacklog = opts.maxBacklog ?? FILE_SINK_MAX_BACKLOG_BYTES;
+  // Reading pauses at maxBacklog and resumes when a job completes: below batchBytes no job would start.
+  const maxBacklog = Math.max(opts.maxBacklog ?? FILE_SINK_MAX_BACKLOG_BYTES, batchBytes);
   return (events): BodySink => {
     let queued: Buffer[] = [];
     let queuedBytes = 0;

@@ -271,9 +271,12 @@ class FsUpload implements BlobUpload {
           ...(opts.length !== undefined ? { limit: opts.length } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),
         });
-      } finally {
-        await fh.close();
+      } catch (e) {
+        // The pump's error is the one to report (a close error would turn a 507 into a 500).
+        await fh.close().catch(() => undefined);
+        throw e;
       }
+      await fh.close(); // on success a close error (NFS reports deferred write errors here) fails the append
       checkLength(received, opts.length);
       this.bytes += received;
       return this.bytes;

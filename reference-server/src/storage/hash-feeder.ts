@@ -32,9 +32,15 @@ export class HashFeeder {
   push(chunk: Buffer): boolean {
     this.queued.push(chunk);
     this.queuedBytes += chunk.length;
-    if (!this.running && this.queuedBytes >= this.batchBytes) this.start();
     if (this.queuedBytes >= this.maxBacklog) this.blocked = true;
+    // Blocking with nothing running would wait forever for onDrain (maxBacklog below batchBytes): start now.
+    if (!this.running && (this.queuedBytes >= this.batchBytes || this.blocked)) this.start();
     return !this.blocked;
+  }
+
+  /** Resolves once no hash job is running (for an abort: nothing of ours is in flight afterwards). */
+  async settled(): Promise<void> {
+    await this.running;
   }
 
   /** Hashes what is still queued; resolves once the hash covers every pushed byte. */

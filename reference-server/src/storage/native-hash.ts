@@ -56,11 +56,19 @@ function findAddon(): string | null {
   return null;
 }
 
+/** Every function this version calls: an addon built from an older checkout lacks some (git pull without npm ci). */
+const REQUIRED = ['init', 'update', 'updateAsync', 'hashWriteAsync', 'exportState', 'importState', 'digest', 'trimMemory'] as const;
+
 function load(): { binding: NativeHashBinding | null; error: string | null } {
   const path = findAddon();
   if (!path) return { binding: null, error: `${ADDON_RELATIVE_PATH} not found (not built: npm ci, or npm run build:native)` };
   try {
-    return { binding: createRequire(import.meta.url)(path) as NativeHashBinding, error: null };
+    const binding = createRequire(import.meta.url)(path) as Record<string, unknown>;
+    const missing = REQUIRED.filter((name) => typeof binding[name] !== 'function');
+    if (missing.length > 0) {
+      return { binding: null, error: `${path} is out of date (no ${missing.join(', ')}): npm run build:native` };
+    }
+    return { binding: binding as unknown as NativeHashBinding, error: null };
   } catch (e) {
     return { binding: null, error: `${path}: ${(e as Error).message}` };
   }

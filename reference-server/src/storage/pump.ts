@@ -1,5 +1,5 @@
 /**
- * Streams a request body into a sink, showing every chunk to `onData` on the way. Shared by the blob
+ * Streams a request body into a sink. Shared by the blob
  * drivers' upload appends: the filesystem driver's sink hashes and writes in one thread-pool job per
  * batch (file-sink.ts); the S3 driver's is a Writable that cuts parts, with the hash fed beside it
  * (writableSink).
@@ -13,7 +13,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import { HashFeeder } from './hash-feeder.js';
-import { noteActivity } from '../idle-memory.js';
+import { bodyEnded, bodyStarted } from '../idle-memory.js';
 import type { ResumableHash } from './resumable-hash.js';
 
 /** What a sink tells the pump, asynchronously. */
@@ -40,21 +40,21 @@ export interface PumpOptions {
   /** At most this many bytes (more → SIZE_INVALID). The caller checks "exactly" on the result. */
   readonly limit?: number;
   readonly signal?: AbortSignal;
-  readonly onData?: (chunk: Buffer) => void;
 }
 
 export function pumpBody(body: Readable, makeSink: SinkFactory, opts: PumpOptions = {}): Promise<number> {
+  bodyStarted();
   const p = pump(body, makeSink, opts);
   // A body's worth of 64 KiB chunks was just freed: idle-memory.ts returns it to the OS once traffic pauses.
   void p.then(
-    (n) => noteActivity(n),
-    () => noteActivity(),
+    (n) => bodyEnded(n),
+    () => bodyEnded(0),
   );
   return p;
 }
 
 function pump(body: Readable, makeSink: SinkFactory, opts: PumpOptions): Promise<number> {
-  const { limit, signal, onData } = opts;
+  const { limit, signal } = opts;
   return new Promise((resolve, reject) => {
     let received = 0;
     let failed = false;
@@ -76,11 +76,6 @@ function pump(body: Readable, makeSink: SinkFactory, opts: PumpOptions): Promise
     const onChunk = (chunk: Buffer) => {
       received += chunk.length;
       if (limit !== undefined && received > limit) return fail(new RegistryError('SIZE_INVALID', 'more bytes than announced'));
-      try {
-        onData?.(chunk);
-      } catch (e) {
-        return fail(e);
-      }
       if (!sink.write(chunk)) body.pause();
     };
     const onEnd = () => {
@@ -135,6 +130,10 @@ export function writableSink(out: Writable, hash?: ResumableHash): SinkFactory {
       resumeIfClear();
     };
     out.on('drain', onDrain).once('error', events.error);
+    const detach = () => {
+      out.off('drain', onDrain);
+      out.off('error', events.error);
+    };
     return {
       write(chunk) {
         if (feeder && !feeder.push(chunk)) hashBlocked = true;
@@ -145,12 +144,12 @@ export function writableSink(out: Writable, hash?: ResumableHash): SinkFactory {
         const finished = new Promise<void>((res) => out.once('finish', res));
         out.end();
         await Promise.all([finished, feeder?.flush()]);
-        out.off('drain', onDrain);
+        detach();
       },
       async abort() {
-        out.off('drain', onDrain);
+        detach();
         out.destroy();
-        if (!out.closed) await new Promise((res) => out.once('close', res));
+        await Promise.all([out.closed ? undefined : new Promise((res) => out.once('close', res)), feeder?.settled()]);
       },
     };
   };

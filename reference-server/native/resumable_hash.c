@@ -121,6 +121,33 @@ static napi_value js_update(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * Reads `chunks` (a JS array of Uint8Array) into iov[0..n): the caller sized iov with chunk_count.
+ * Shared by updateAsync and hashWriteAsync. 0 after throwing.
+ */
+static int chunk_count(napi_env env, napi_value chunks, uint32_t* n) {
+  bool is_array = false;
+  if (napi_is_array(env, chunks, &is_array) != napi_ok || !is_array || napi_get_array_length(env, chunks, n) != napi_ok) {
+    fail(env, "chunks must be an array of Uint8Array");
+    return 0;
+  }
+  return 1;
+}
+
+static int read_chunks(napi_env env, napi_value chunks, struct iovec* iov, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value el;
+    bool is_typed = false;
+    napi_typedarray_type type;
+    if (napi_get_element(env, chunks, i, &el) != napi_ok || napi_is_typedarray(env, el, &is_typed) != napi_ok || !is_typed ||
+        napi_get_typedarray_info(env, el, &type, &iov[i].iov_len, &iov[i].iov_base, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+      fail(env, "chunks must be an array of Uint8Array");
+      return 0;
+    }
+  }
+  return 1;
+}
+
 typedef struct {
   napi_async_work work;
   napi_ref ctx_ref;
@@ -129,13 +156,13 @@ typedef struct {
   any_ctx* ctx;
   int alg;
   size_t count;
-  struct { const void* data; size_t len; } parts[];
+  struct iovec parts[];
 } job_t;
 
 static void job_execute(napi_env env, void* p) {
   (void)env;
   job_t* job = (job_t*)p;
-  for (size_t i = 0; i < job->count; i++) do_update(job->ctx, job->alg, job->parts[i].data, job->parts[i].len);
+  for (size_t i = 0; i < job->count; i++) do_update(job->ctx, job->alg, job->parts[i].iov_base, job->parts[i].iov_len);
 }
 
 static void job_complete(napi_env env, napi_status status, void* p) {
@@ -164,28 +191,19 @@ static napi_value js_update_async(napi_env env, napi_callback_info info) {
   any_ctx* ctx;
   int alg;
   uint32_t n;
-  bool is_array;
   napi_valuetype cbt;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4 || !get_ctx(env, argv, &ctx, &alg)) return NULL;
-  CHECK(napi_is_array(env, argv[2], &is_array));
-  if (!is_array) return fail(env, "chunks must be an array of Uint8Array");
+  if (argc < 4 || !get_ctx(env, argv, &ctx, &alg) || !chunk_count(env, argv[2], &n)) return NULL;
   CHECK(napi_typeof(env, argv[3], &cbt));
   if (cbt != napi_function) return fail(env, "callback must be a function");
-  CHECK(napi_get_array_length(env, argv[2], &n));
   job_t* job = (job_t*)calloc(1, sizeof(job_t) + (size_t)n * sizeof(job->parts[0]));
   if (!job) return fail(env, "out of memory");
   job->ctx = ctx;
   job->alg = alg;
   job->count = n;
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value el;
-    bool is_typed = false;
-    if (napi_get_element(env, argv[2], i, &el) != napi_ok || napi_is_typedarray(env, el, &is_typed) != napi_ok || !is_typed ||
-        napi_get_typedarray_info(env, el, NULL, &job->parts[i].len, (void**)&job->parts[i].data, NULL, NULL) != napi_ok) {
-      free(job);
-      return fail(env, "chunks must be an array of Uint8Array");
-    }
+  if (!read_chunks(env, argv[2], job->parts, n)) {
+    free(job);
+    return NULL;
   }
   CHECK(napi_create_reference(env, argv[0], 1, &job->ctx_ref));
   CHECK(napi_create_reference(env, argv[2], 1, &job->chunks_ref));
@@ -297,17 +315,14 @@ static napi_value js_hash_write_async(napi_env env, napi_callback_info info) {
   int32_t fd;
   int64_t position;
   uint32_t n;
-  bool is_array;
   napi_valuetype cbt;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 6 || !get_ctx(env, argv, &ctx, &alg)) return NULL;
   if (napi_get_value_int32(env, argv[2], &fd) != napi_ok || fd < 0) return fail(env, "fd must be a file descriptor");
   if (napi_get_value_int64(env, argv[3], &position) != napi_ok || position < 0) return fail(env, "position must be a non-negative integer");
-  CHECK(napi_is_array(env, argv[4], &is_array));
-  if (!is_array) return fail(env, "chunks must be an array of Uint8Array");
+  if (!chunk_count(env, argv[4], &n)) return NULL;
   CHECK(napi_typeof(env, argv[5], &cbt));
   if (cbt != napi_function) return fail(env, "callback must be a function");
-  CHECK(napi_get_array_length(env, argv[4], &n));
   wjob_t* job = (wjob_t*)calloc(1, sizeof(wjob_t) + (size_t)n * sizeof(struct iovec));
   if (!job) return fail(env, "out of memory");
   job->ctx = ctx;
@@ -315,19 +330,9 @@ static napi_value js_hash_write_async(napi_env env, napi_callback_info info) {
   job->fd = fd;
   job->position = position;
   job->count = n;
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value el;
-    bool is_typed = false;
-    size_t len;
-    void* data;
-    napi_typedarray_type type;
-    if (napi_get_element(env, argv[4], i, &el) != napi_ok || napi_is_typedarray(env, el, &is_typed) != napi_ok || !is_typed ||
-        napi_get_typedarray_info(env, el, &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-      free(job);
-      return fail(env, "chunks must be an array of Uint8Array");
-    }
-    job->iov[i].iov_base = data;
-    job->iov[i].iov_len = len;
+  if (!read_chunks(env, argv[4], job->iov, n)) {
+    free(job);
+    return NULL;
   }
   /* Only fails when N-API itself does (out of memory): the references taken so far are not released. */
   if (napi_create_reference(env, argv[0], 1, &job->ctx_ref) != napi_ok || napi_create_reference(env, argv[4], 1, &job->chunks_ref) != napi_ok ||

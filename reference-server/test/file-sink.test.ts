@@ -59,7 +59,7 @@ for (const engine of engines) {
     }
   });
 
-  t.test(`${engine}: a write error rejects with the fs error, after the job, body drained`, async (t) => {
+  t.test(`${engine}: a write error rejects with the fs error (code, syscall) and the rest of the body is drained`, async (t) => {
     const path = join(dir, `ro-${seq++}`);
     writeFileSync(path, '');
     const fh = await open(path, 'r'); // read-only: pwritev fails with EBADF

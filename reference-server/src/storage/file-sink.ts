@@ -12,6 +12,7 @@
  *
  * Memory per upload: at most `maxBacklog` queued + one batch in flight (≤ maxBacklog + a chunk).
  */
+import { BatchQueue } from './batch-queue.js';
 import type { BodySink, SinkFactory } from './pump.js';
 import type { ResumableHash } from './resumable-hash.js';
 
@@ -29,64 +30,24 @@ export interface FileSinkOptions {
 /** Writes from `position` on in `fd` (which the caller opens, and closes after the pump settles). */
 export function fileSink(fd: number, position: number, hash: ResumableHash, opts: FileSinkOptions = {}): SinkFactory {
   const batchBytes = opts.batchBytes ?? FILE_SINK_BATCH_BYTES;
-  // Reading pauses at maxBacklog and resumes when a job completes: below batchBytes no job would start.
-  const maxBacklog = Math.max(opts.maxBacklog ?? FILE_SINK_MAX_BACKLOG_BYTES, batchBytes);
+  const maxBacklog = opts.maxBacklog ?? FILE_SINK_MAX_BACKLOG_BYTES;
   return (events): BodySink => {
-    let queued: Buffer[] = [];
-    let queuedBytes = 0;
     let offset = position;
-    // The job in flight; it never rejects (a failure is kept in `failure` and reported through events).
-    let running: Promise<void> | null = null;
-    let failure: unknown = null;
-    let blocked = false;
-    let stopped = false;
-
-    const start = () => {
-      const batch = queued;
-      const at = offset;
-      offset += queuedBytes;
-      queued = [];
-      queuedBytes = 0;
-      running = hash.updateAndWrite(batch, fd, at).then(
-        () => {
-          running = null;
-          if (stopped) return;
-          if (queuedBytes >= batchBytes) start();
-          if (blocked && queuedBytes < maxBacklog) {
-            blocked = false;
-            events.drain();
-          }
-        },
-        (e: unknown) => {
-          running = null;
-          failure = e;
-          if (!stopped) events.error(e);
-        },
-      );
-    };
-
+    const queue = new BatchQueue(
+      (batch, bytes) => {
+        const at = offset;
+        offset += bytes;
+        return hash.updateAndWrite(batch, fd, at);
+      },
+      events.drain,
+      events.error,
+      batchBytes,
+      maxBacklog,
+    );
     return {
-      write(chunk) {
-        queued.push(chunk);
-        queuedBytes += chunk.length;
-        if (!running && failure === null && queuedBytes >= batchBytes) start();
-        if (queuedBytes >= maxBacklog) blocked = true;
-        return !blocked;
-      },
-      async finish() {
-        while (failure === null && (running || queuedBytes > 0)) {
-          if (!running) start();
-          await running;
-        }
-        if (failure !== null) throw failure;
-      },
-      async abort() {
-        stopped = true;
-        queued = [];
-        queuedBytes = 0;
-        await running;
-      },
+      write: (chunk) => queue.push(chunk),
+      finish: () => queue.flush(),
+      abort: () => queue.stop(),
     };
   };
 }
-

@@ -12,7 +12,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
-import { HashFeeder } from './hash-feeder.js';
+import { BatchQueue } from './batch-queue.js';
 import { bodyEnded, bodyStarted } from '../idle-memory.js';
 import type { ResumableHash } from './resumable-hash.js';
 
@@ -104,7 +104,7 @@ function pump(body: Readable, makeSink: SinkFactory, opts: PumpOptions): Promise
 
 /**
  * A Writable as a sink, with an optional running hash fed beside it in ≥ 256 KiB batches off the event
- * loop (HashFeeder). Reading pauses while either is behind. finish() resolves on 'finish' only: end()'s
+ * loop (BatchQueue). Reading pauses while either is behind. finish() resolves on 'finish' only: end()'s
  * callback also runs when the final flush failed (ENOSPC, EIO), and a short write must never be
  * acknowledged. On a rejection the hash's state is undefined (callers keep a copy from before).
  */
@@ -115,14 +115,18 @@ export function writableSink(out: Writable, hash?: ResumableHash): SinkFactory {
     const resumeIfClear = () => {
       if (!outBlocked && !hashBlocked) events.drain();
     };
+    // Hashing beside the Writable, in ≥ 256 KiB batches on the thread pool (below that the hop costs more
+    // than it saves); reading pauses once 4 MiB wait for the hash, as it does for a slow Writable.
     const feeder = hash
-      ? new HashFeeder(
-          hash,
+      ? new BatchQueue(
+          (batch) => hash.updateAsync(batch),
           () => {
             hashBlocked = false;
             resumeIfClear();
           },
           events.error,
+          256 * 1024,
+          4 * 1024 * 1024,
         )
       : null;
     const onDrain = () => {
@@ -149,7 +153,7 @@ export function writableSink(out: Writable, hash?: ResumableHash): SinkFactory {
       async abort() {
         detach();
         out.destroy();
-        await Promise.all([out.closed ? undefined : new Promise((res) => out.once('close', res)), feeder?.settled()]);
+        await Promise.all([out.closed ? undefined : new Promise((res) => out.once('close', res)), feeder?.stop()]);
       },
     };
   };

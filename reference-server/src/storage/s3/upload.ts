@@ -76,7 +76,7 @@ export class S3Upload implements BlobUpload {
     const hash = this.hash?.copy() ?? null;
     let tailKey: string | null = null;
     try {
-      // The hash is fed beside the parts in batches off the event loop (HashFeeder), not per chunk on it.
+      // The hash is fed beside the parts in batches off the event loop (BatchQueue), not per chunk on it.
       const received = await pumpBody(body, writableSink(sink, hash ?? undefined), {
         ...(opts.length !== undefined ? { limit: opts.length } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { createClient } from './lib/http-client.mjs';
 import { measureMemory, measureMemoryParallel } from './lib/memory.mjs';
 import { OPERATIONS, makeFixtures, setupTarget } from './lib/operations.mjs';
-import { CPU_TICK_MS, cpuMs } from './lib/proc-stats.mjs';
+import { CPU_TICK_MS, cpuMs, memKiB } from './lib/proc-stats.mjs';
 import { consoleTable, markdown, summarise, throughput } from './lib/report.mjs';
 import { PROFILES } from './lib/profiles.mjs';
 import { DISTRIBUTION_BIN, startTarget } from './lib/servers.mjs';
@@ -25,6 +25,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..');
 // The operations the floor target answers (and the only ones a big-blob-only setup prepares for).
 const BIG_BLOB_OP = /^blob-(push|get-big)/;
+const AFTER_ROUNDS_IDLE_MS = 10_000;
 
 const { values: opts } = parseArgs({
   options: {
@@ -239,6 +240,16 @@ async function main() {
     roundsDone++;
   }
 
+  // What each server holds once the load has stopped: read after AFTER_ROUNDS_IDLE_MS of quiet, long
+  // enough for the reference server's idle and settle passes (reference-server/src/idle-memory.ts: 1 s
+  // after the last request, then 6 s later) — what a server sits at between bursts.
+  const afterRounds = { idleMs: AFTER_ROUNDS_IDLE_MS, rssMiB: {} };
+  if (roundsDone > 0) {
+    await sleep(AFTER_ROUNDS_IDLE_MS);
+    for (const t of targets) if (t.alive()) afterRounds.rssMiB[t.name] = +(memKiB(t.pid).rssKiB / 1024).toFixed(1);
+    log(`memory after the load rounds (${AFTER_ROUNDS_IDLE_MS / 1000} s idle): ${Object.entries(afterRounds.rssMiB).map(([n, v]) => `${n} ${v} MiB`).join(', ')}`);
+  }
+
   const memory = {};
   if (!opts['no-memory']) {
     log(`memory: ${cfg.memSize / MiB} MiB blob push + GET, VmRSS polled every 50 ms`);
@@ -308,11 +319,16 @@ async function main() {
       setupError: t.setupError,
     })),
     ops,
+    afterRounds,
     memory,
   });
 
   console.log('');
   console.log(consoleTable(results));
+  if (Object.keys(afterRounds.rssMiB).length) {
+    console.log('');
+    console.log(`memory after the load rounds (${AFTER_ROUNDS_IDLE_MS / 1000} s idle): ${Object.entries(afterRounds.rssMiB).map(([n, v]) => `${n} ${v} MiB`).join(', ')}`);
+  }
   if (Object.keys(memory).length) {
     console.log('');
     for (const [n, m] of Object.entries(memory)) {

@@ -123,6 +123,11 @@ export function markdown(results) {
   const errs = [];
   for (const op of results.ops) for (const [n, pt] of Object.entries(op.perTarget)) for (const e of new Set(pt.errors)) errs.push(`- ${op.name} on ${n}: ${e}`);
   if (errs.length) out.push('', '## Errors', '', ...errs);
+  const idle = results.afterRounds;
+  if (idle && Object.keys(idle.rssMiB).length) {
+    out.push('', `## Memory after the load rounds (RSS after ${idle.idleMs / 1000} s idle)`, '');
+    for (const [n, v] of Object.entries(idle.rssMiB)) out.push(`- ${n}: ${v} MiB`);
+  }
   if (results.memory && Object.keys(results.memory).length) {
     out.push('', `## Memory (one ${results.config.memSize >> 20} MiB blob pushed then GET)`, '');
     out.push('| target | RSS before MiB | peak RSS push MiB | peak RSS GET MiB | VmHWM MiB | push MiB/s | GET MiB/s |');

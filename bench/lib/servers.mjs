@@ -12,7 +12,14 @@ import http from 'node:http';
 
 export const DISTRIBUTION_BIN = '/usr/bin/docker-registry';
 // A loaded 2-core machine can take more than 20 s to start the server: BENCH_START_TIMEOUT_MS raises it.
+// The flags bin/nitro-registry.js starts node with. NITRO_NODE_FLAGS (space-separated, '' for none)
+// replaces them, read at each start so that quick-compare can A/B a flag in one run:
+// `--targets nitro,nitro+NITRO_NODE_FLAGS=` (bench/README.md, "third pass").
 export const NITRO_NODE_FLAGS = ['--initial-old-space-size=64'];
+const nitroNodeFlags = () => {
+  const env = process.env.NITRO_NODE_FLAGS;
+  return env === undefined ? NITRO_NODE_FLAGS : env.split(/\s+/).filter(Boolean);
+};
 const START_TIMEOUT_MS = Number(process.env.BENCH_START_TIMEOUT_MS) || 20_000;
 
 /** A free TCP port on 127.0.0.1 (asks the kernel for port 0, then releases it). */
@@ -154,7 +161,7 @@ export async function startTarget(kind, name, { repoRoot, nitroArgs = [], s3 = n
     cmd = process.execPath;
     // The node flags of the `nitro-registry` command's shebang (bin/nitro-registry.js says why): the bench
     // measures the server as `npx nitro-registry serve`, `npm start` and the image run it.
-    args = [...NITRO_NODE_FLAGS, bin, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--log-level', 'warn', '--no-auth', ...nitroArgs];
+    args = [...nitroNodeFlags(), bin, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--log-level', 'warn', '--no-auth', ...nitroArgs];
     // nitro-pg: the same server with its metadata in a fresh PostgreSQL database (one replica on PostgreSQL).
     const database = kind === 'nitro-pg' ? { url: await freshDatabase(name) } : null;
     if (s3 || database) {

@@ -23,6 +23,14 @@
  * trimMemory (the one function here that is not about hashing): glibc keeps the memory that freed
  * request-body buffers leave in its per-thread arenas; malloc_trim(0) gives the free pages back to the
  * OS. Called by idle-memory.ts once traffic has paused. A no-op elsewhere (musl, macOS).
+ *
+ * detachBuffers (not about hashing either): frees request-body chunks the moment they are stored, instead of at
+ * V8's next collection. Each chunk the HTTP parser hands out is its own 64 KiB malloc; between two
+ * collections a fast upload leaves tens of MiB of them in glibc's heap (bench/README.md, "third
+ * pass"). Detaching an ArrayBuffer drops V8's hold on its backing store, which frees it at once when
+ * nothing else shares it. Only views that span their whole ArrayBuffer are detached — a slice of a
+ * pooled buffer would take its neighbours with it — and the caller guarantees nobody else still reads
+ * them (storage/body-chunks.ts).
  */
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <errno.h>
@@ -96,7 +104,8 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   any_ctx* ctx;
   int alg;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || !get_ctx(env, argv, &ctx, &alg)) return NULL;
+  if (argc < 2) return fail(env, "too few arguments (expected 2)");
+  if (!get_ctx(env, argv, &ctx, &alg)) return NULL;
   memset(ctx, 0, sizeof(any_ctx));
   if (alg == ALG_SHA256) SHA256_Init(&ctx->s256);
   else SHA512_Init(&ctx->s512);
@@ -113,7 +122,8 @@ static napi_value js_update(napi_env env, napi_callback_info info) {
   size_t len;
   bool is_typed;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3 || !get_ctx(env, argv, &ctx, &alg)) return NULL;
+  if (argc < 3) return fail(env, "too few arguments (expected 3)");
+  if (!get_ctx(env, argv, &ctx, &alg)) return NULL;
   CHECK(napi_is_typedarray(env, argv[2], &is_typed));
   if (!is_typed) return fail(env, "data must be a Uint8Array");
   CHECK(napi_get_typedarray_info(env, argv[2], NULL, &len, &data, NULL, NULL));
@@ -193,7 +203,8 @@ static napi_value js_update_async(napi_env env, napi_callback_info info) {
   uint32_t n;
   napi_valuetype cbt;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4 || !get_ctx(env, argv, &ctx, &alg) || !chunk_count(env, argv[2], &n)) return NULL;
+  if (argc < 4) return fail(env, "too few arguments (expected 4)");
+  if (!get_ctx(env, argv, &ctx, &alg) || !chunk_count(env, argv[2], &n)) return NULL;
   CHECK(napi_typeof(env, argv[3], &cbt));
   if (cbt != napi_function) return fail(env, "callback must be a function");
   job_t* job = (job_t*)calloc(1, sizeof(job_t) + (size_t)n * sizeof(job->parts[0]));
@@ -317,7 +328,8 @@ static napi_value js_hash_write_async(napi_env env, napi_callback_info info) {
   uint32_t n;
   napi_valuetype cbt;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6 || !get_ctx(env, argv, &ctx, &alg)) return NULL;
+  if (argc < 6) return fail(env, "too few arguments (expected 6)");
+  if (!get_ctx(env, argv, &ctx, &alg)) return NULL;
   if (napi_get_value_int32(env, argv[2], &fd) != napi_ok || fd < 0) return fail(env, "fd must be a file descriptor");
   if (napi_get_value_int64(env, argv[3], &position) != napi_ok || position < 0) return fail(env, "position must be a non-negative integer");
   if (!chunk_count(env, argv[4], &n)) return NULL;
@@ -371,7 +383,8 @@ static napi_value js_export(napi_env env, napi_callback_info info) {
   int alg;
   uint8_t* p;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || !get_ctx(env, argv, &ctx, &alg)) return NULL;
+  if (argc < 2) return fail(env, "too few arguments (expected 2)");
+  if (!get_ctx(env, argv, &ctx, &alg)) return NULL;
   if (alg == ALG_SHA256) {
     size_t num = ctx->s256.num;
     CHECK(napi_create_buffer(env, 32 + num, (void**)&p, &out));
@@ -396,7 +409,8 @@ static napi_value js_import(napi_env env, napi_callback_info info) {
   size_t len;
   double total_d;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4 || !get_ctx(env, argv, &ctx, &alg)) return NULL;
+  if (argc < 4) return fail(env, "too few arguments (expected 4)");
+  if (!get_ctx(env, argv, &ctx, &alg)) return NULL;
   CHECK(napi_get_buffer_info(env, argv[2], (void**)&p, &len));
   CHECK(napi_get_value_double(env, argv[3], &total_d));
   if (!(total_d >= 0 && total_d <= 9007199254740991.0)) return fail(env, "total byte count out of range");
@@ -434,7 +448,8 @@ static napi_value js_digest(napi_env env, napi_callback_info info) {
   int alg;
   uint8_t* p;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || !get_ctx(env, argv, &ctx, &alg)) return NULL;
+  if (argc < 2) return fail(env, "too few arguments (expected 2)");
+  if (!get_ctx(env, argv, &ctx, &alg)) return NULL;
   memcpy(&copy, ctx, sizeof(copy));
   if (alg == ALG_SHA256) {
     CHECK(napi_create_buffer(env, SHA256_DIGEST_LENGTH, (void**)&p, &out));
@@ -459,6 +474,38 @@ static napi_value js_trim_memory(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * detachBuffers(chunks: Uint8Array[]) → bytes freed. Detaches each chunk's ArrayBuffer when the chunk
+ * covers all of it; leaves the others (and anything not a Uint8Array) alone.
+ */
+static napi_value js_detach_buffers(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  uint32_t n;
+  double freed = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) return fail(env, "too few arguments (expected 1)");
+  if (!chunk_count(env, argv[0], &n)) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value el, ab;
+    bool is_typed = false, detached = true;
+    napi_typedarray_type type;
+    size_t len, offset, ab_len;
+    void* data;
+    void* ab_data;
+    if (napi_get_element(env, argv[0], i, &el) != napi_ok || napi_is_typedarray(env, el, &is_typed) != napi_ok || !is_typed) continue;
+    if (napi_get_typedarray_info(env, el, &type, &len, &data, &ab, &offset) != napi_ok || type != napi_uint8_array) continue;
+    if (offset != 0 || len == 0) continue;
+    if (napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok || detached) continue;
+    if (napi_get_arraybuffer_info(env, ab, &ab_data, &ab_len) != napi_ok || ab_len != len) continue;
+    /* not detachable (a WebAssembly memory, say): left to the collector */
+    if (napi_detach_arraybuffer(env, ab) != napi_ok) continue;
+    freed += (double)len;
+  }
+  CHECK(napi_create_double(env, freed, &out));
+  return out;
+}
+
 static napi_value init_module(napi_env env, napi_value exports) {
   napi_value size;
   napi_property_descriptor props[] = {
@@ -467,6 +514,7 @@ static napi_value init_module(napi_env env, napi_value exports) {
     {"updateAsync", NULL, js_update_async, NULL, NULL, NULL, napi_default, NULL},
     {"hashWriteAsync", NULL, js_hash_write_async, NULL, NULL, NULL, napi_default, NULL},
     {"trimMemory", NULL, js_trim_memory, NULL, NULL, NULL, napi_default, NULL},
+    {"detachBuffers", NULL, js_detach_buffers, NULL, NULL, NULL, napi_default, NULL},
     {"exportState", NULL, js_export, NULL, NULL, NULL, napi_default, NULL},
     {"importState", NULL, js_import, NULL, NULL, NULL, napi_default, NULL},
     {"digest", NULL, js_digest, NULL, NULL, NULL, napi_default, NULL},

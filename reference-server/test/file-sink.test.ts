@@ -149,7 +149,7 @@ t.test('an addon from an older build (functions missing) counts as unavailable, 
   t.equal(r.status, 0, r.stderr);
   const [unavailable, why] = JSON.parse(r.stdout) as [boolean, string];
   t.ok(unavailable, 'not used');
-  t.match(why, /out of date \(no hashWriteAsync, trimMemory\): npm run build:native/);
+  t.match(why, /out of date \(no hashWriteAsync, trimMemory, detachBuffers\): npm run build:native/);
   const strict = probe({ NITRO_REGISTRY_REQUIRE_NATIVE: '1' });
   t.not(strict.status, 0, 'NITRO_REGISTRY_REQUIRE_NATIVE=1: the import fails');
   t.match(strict.stderr, /out of date/);

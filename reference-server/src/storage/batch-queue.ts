@@ -30,6 +30,7 @@ export class BatchQueue {
 
   /** Queues a chunk; false = stop reading until onDrain. */
   push(chunk: Buffer): boolean {
+    if (this.stopped) return false; // after stop() nothing may start: the job's fd may be closed already
     this.queued.push(chunk);
     this.queuedBytes += chunk.length;
     if (this.queuedBytes >= this.maxBacklog) this.blocked = true;

@@ -10,7 +10,8 @@
  * the disk or the hash is slower than the socket), so batches grow exactly when the pool is behind and
  * reading pauses only when `maxBacklog` bytes wait.
  *
- * Memory per upload: at most `maxBacklog` queued + one batch in flight (≤ maxBacklog + a chunk).
+ * Memory per upload: at most `maxBacklog` queued + one batch in flight (≤ maxBacklog + a chunk); a
+ * request's chunks are freed as soon as their batch is stored (ctx.release, body-chunks.ts).
  */
 import { BatchQueue } from './batch-queue.js';
 import type { BodySink, SinkFactory } from './pump.js';
@@ -31,16 +32,21 @@ export interface FileSinkOptions {
 export function fileSink(fd: number, position: number, hash: ResumableHash, opts: FileSinkOptions = {}): SinkFactory {
   const batchBytes = opts.batchBytes ?? FILE_SINK_BATCH_BYTES;
   const maxBacklog = opts.maxBacklog ?? FILE_SINK_MAX_BACKLOG_BYTES;
-  return (events): BodySink => {
+  return (ctx): BodySink => {
     let offset = position;
     const queue = new BatchQueue(
-      (batch, bytes) => {
+      async (batch, bytes) => {
         const at = offset;
         offset += bytes;
-        return hash.updateAndWrite(batch, fd, at);
+        try {
+          await hash.updateAndWrite(batch, fd, at);
+        } finally {
+          // The job has settled: no thread reads the batch any more (stored, or lost with the append).
+          ctx.release(batch);
+        }
       },
-      events.drain,
-      events.error,
+      ctx.drain,
+      ctx.error,
       batchBytes,
       maxBacklog,
     );

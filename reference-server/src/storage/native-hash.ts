@@ -36,6 +36,11 @@ export interface NativeHashBinding {
   exportState(ctx: Buffer, alg: 0 | 1): Buffer;
   /** glibc malloc_trim(0): hands free arena pages back to the OS; true when something was released. */
   trimMemory(): boolean;
+  /**
+   * Detaches the ArrayBuffer of every chunk that spans all of it, which frees its memory at once;
+   * returns the bytes freed. The caller must know nobody reads those chunks any more.
+   */
+  detachBuffers(chunks: readonly Uint8Array[]): number;
   importState(ctx: Buffer, alg: 0 | 1, state: Uint8Array, bytes: number): void;
   digest(ctx: Buffer, alg: 0 | 1): Buffer;
 }
@@ -57,7 +62,7 @@ function findAddon(): string | null {
 }
 
 /** Every function this version calls: an addon built from an older checkout lacks some (git pull without npm ci). */
-const REQUIRED = ['init', 'update', 'updateAsync', 'hashWriteAsync', 'exportState', 'importState', 'digest', 'trimMemory'] as const;
+const REQUIRED = ['init', 'update', 'updateAsync', 'hashWriteAsync', 'exportState', 'importState', 'digest', 'trimMemory', 'detachBuffers'] as const;
 
 function load(): { binding: NativeHashBinding | null; error: string | null } {
   const path = findAddon();

@@ -51,6 +51,8 @@ export class PartSink extends Writable {
     return this.buf.subarray(0, this.fill);
   }
 
+  // Copies `chunk` before calling back, on both paths: s3/upload.ts tells the pump so (copiesChunks), and
+  // the pump frees a request's chunk once its write callback has run. Keep it so (or drop copiesChunks).
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
     if (this.fill + chunk.length < this.o.partSize) {
       // The common case, kept synchronous: no promise per 64 KiB chunk.

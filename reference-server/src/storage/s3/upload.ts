@@ -77,7 +77,8 @@ export class S3Upload implements BlobUpload {
     let tailKey: string | null = null;
     try {
       // The hash is fed beside the parts in batches off the event loop (BatchQueue), not per chunk on it.
-      const received = await pumpBody(body, writableSink(sink, hash ?? undefined), {
+      // PartSink copies each chunk into its part buffer before calling back: chunks can be freed then.
+      const received = await pumpBody(body, writableSink(sink, hash ?? undefined, { copiesChunks: true }), {
         ...(opts.length !== undefined ? { limit: opts.length } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       });

@@ -11,7 +11,7 @@
 // without it V8 starts with an old-generation limit just above the server's ~11 MB live heap. Before
 // request-body chunks were freed as soon as they are stored (reference-server/src/storage/body-chunks.ts)
 // that meant a full mark-compact every ~20 MB of request body, ~40 % of a push's CPU; now the flag is
-// worth 0–7 % (bench/README.md, "third pass"), and it stays because it costs nothing: a threshold, not
+// worth 0–14 % (bench/README.md, "third pass"), and it stays because it costs nothing: a threshold, not
 // memory. Node takes the flag only on its command line (not from NODE_OPTIONS, not at run time).
 // Started as `node bin/nitro-registry.js` without it, everything works.
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -244,10 +244,12 @@ async function main() {
   // enough for the reference server's idle and settle passes (reference-server/src/idle-memory.ts: 1 s
   // after the last request, then 6 s later) — what a server sits at between bursts.
   const afterRounds = { idleMs: AFTER_ROUNDS_IDLE_MS, rssMiB: {} };
+  const afterRoundsLine = () =>
+    `memory after the load rounds (${AFTER_ROUNDS_IDLE_MS / 1000} s idle): ${Object.entries(afterRounds.rssMiB).map(([n, v]) => `${n} ${v} MiB`).join(', ')}`;
   if (roundsDone > 0) {
     await sleep(AFTER_ROUNDS_IDLE_MS);
     for (const t of targets) if (t.alive()) afterRounds.rssMiB[t.name] = +(memKiB(t.pid).rssKiB / 1024).toFixed(1);
-    log(`memory after the load rounds (${AFTER_ROUNDS_IDLE_MS / 1000} s idle): ${Object.entries(afterRounds.rssMiB).map(([n, v]) => `${n} ${v} MiB`).join(', ')}`);
+    log(afterRoundsLine());
   }
 
   const memory = {};
@@ -327,7 +329,7 @@ async function main() {
   console.log(consoleTable(results));
   if (Object.keys(afterRounds.rssMiB).length) {
     console.log('');
-    console.log(`memory after the load rounds (${AFTER_ROUNDS_IDLE_MS / 1000} s idle): ${Object.entries(afterRounds.rssMiB).map(([n, v]) => `${n} ${v} MiB`).join(', ')}`);
+    console.log(afterRoundsLine());
   }
   if (Object.keys(memory).length) {
     console.log('');

@@ -491,13 +491,11 @@ static napi_value js_detach_buffers(napi_env env, napi_callback_info info) {
     bool is_typed = false, detached = true;
     napi_typedarray_type type;
     size_t len, offset, ab_len;
-    void* data;
-    void* ab_data;
     if (napi_get_element(env, argv[0], i, &el) != napi_ok || napi_is_typedarray(env, el, &is_typed) != napi_ok || !is_typed) continue;
-    if (napi_get_typedarray_info(env, el, &type, &len, &data, &ab, &offset) != napi_ok || type != napi_uint8_array) continue;
+    if (napi_get_typedarray_info(env, el, &type, &len, NULL, &ab, &offset) != napi_ok || type != napi_uint8_array) continue;
     if (offset != 0 || len == 0) continue;
     if (napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok || detached) continue;
-    if (napi_get_arraybuffer_info(env, ab, &ab_data, &ab_len) != napi_ok || ab_len != len) continue;
+    if (napi_get_arraybuffer_info(env, ab, NULL, &ab_len) != napi_ok || ab_len != len) continue;
     /* not detachable (a WebAssembly memory, say): left to the collector */
     if (napi_detach_arraybuffer(env, ab) != napi_ok) continue;
     freed += (double)len;

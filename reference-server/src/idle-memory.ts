@@ -28,20 +28,37 @@ export interface IdleMemoryOptions {
   readonly minBytes?: number;
   /** Runs a full collection + trim; the default is fullCollection and the addon's trimMemory. */
   readonly collect?: () => void;
+  /** Starts a timer; the default is an unref'd setTimeout (tests pass a manual clock). */
+  readonly schedule?: Schedule;
 }
+
+/** A pending timer: refresh() restarts its delay, cancel() drops it. */
+export interface PendingTimer {
+  refresh(): void;
+  cancel(): void;
+}
+export type Schedule = (fn: () => void, ms: number) => PendingTimer;
+
+/** setTimeout, unref'd: a pending pass never keeps a process (a CLI, a test) alive. */
+const realTimer: Schedule = (fn, ms) => {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return { refresh: () => void t.refresh(), cancel: () => clearTimeout(t) };
+};
 
 /** Counts activity and schedules the passes; one per process (the module's functions below). */
 export class IdleMemory {
   private requests = 0;
   private bytes = 0;
   private bodies = 0;
-  private quiet: NodeJS.Timeout | null = null;
-  private settle: NodeJS.Timeout | null = null;
+  private quiet: PendingTimer | null = null;
+  private settle: PendingTimer | null = null;
   private readonly quietMs: number;
   private readonly settleMs: number;
   private readonly minRequests: number;
   private readonly minBytes: number;
   private readonly collect: () => void;
+  private readonly schedule: Schedule;
 
   constructor(o: IdleMemoryOptions = {}) {
     this.quietMs = o.quietMs ?? 1000;
@@ -49,6 +66,7 @@ export class IdleMemory {
     this.minRequests = o.minRequests ?? 200;
     this.minBytes = o.minBytes ?? 8 * 1024 * 1024;
     this.collect = o.collect ?? collectAndTrim;
+    this.schedule = o.schedule ?? realTimer;
   }
 
   noteActivity(bodyBytes = 0): void {
@@ -56,15 +74,14 @@ export class IdleMemory {
     this.bytes += bodyBytes;
     if (this.settle) {
       // Traffic again: the settle pass would measure a busy allocator. The next quiet pass decides anew.
-      clearTimeout(this.settle);
+      this.settle.cancel();
       this.settle = null;
     }
     if (this.quiet) {
       this.quiet.refresh();
       return;
     }
-    this.quiet = setTimeout(() => this.quietPass(), this.quietMs);
-    this.quiet.unref();
+    this.quiet = this.schedule(() => this.quietPass(), this.quietMs);
   }
 
   /** A request body started arriving: no pass until it has ended. */
@@ -79,8 +96,8 @@ export class IdleMemory {
 
   /** Stops pending passes (tests). */
   stop(): void {
-    if (this.quiet) clearTimeout(this.quiet);
-    if (this.settle) clearTimeout(this.settle);
+    this.quiet?.cancel();
+    this.settle?.cancel();
     this.quiet = this.settle = null;
   }
 
@@ -90,11 +107,10 @@ export class IdleMemory {
     this.requests = 0;
     this.bytes = 0;
     this.run();
-    this.settle = setTimeout(() => {
+    this.settle = this.schedule(() => {
       this.settle = null;
       if (this.bodies === 0) this.run();
     }, this.settleMs);
-    this.settle.unref();
   }
 
   private run(): void {

@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PassThrough, Readable, Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { fileSink } from '../src/storage/file-sink.js';
 import { nativeHash } from '../src/storage/native-hash.js';
@@ -27,20 +26,25 @@ const dir = mkdtempSync(join(tmpdir(), 'body-chunks-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 let seq = 0;
 
-/** Chunks whose view did not span an ArrayBuffer of its own when the sink got them (see below). */
-let notOwnBuffer = 0;
-const buffersSeen = new Set<ArrayBufferLike>();
+/** What a recording sink saw: every chunk, and how many did not have an ArrayBuffer of their own then. */
+interface Recorded {
+  readonly chunks: Buffer[];
+  notOwnBuffer: number;
+}
+const recorded = (): Recorded => ({ chunks: [], notOwnBuffer: 0 });
 
 /** Wraps a sink factory so the test sees every chunk the pump hands it (without a 'data' listener). */
-function recording(inner: SinkFactory, seen: Buffer[]): SinkFactory {
+function recording(inner: SinkFactory, rec: Recorded): SinkFactory {
+  const buffers = new Set<ArrayBufferLike>();
   return (ctx) => {
     const sink = inner(ctx);
     return {
       ...sink,
       write: (chunk) => {
-        if (chunk.byteOffset !== 0 || chunk.buffer.byteLength !== chunk.length || buffersSeen.has(chunk.buffer)) notOwnBuffer++;
-        buffersSeen.add(chunk.buffer);
-        seen.push(chunk);
+        // Checked on arrival: once freed, a chunk's view and ArrayBuffer are both empty.
+        if (chunk.byteOffset !== 0 || chunk.buffer.byteLength !== chunk.length || buffers.has(chunk.buffer)) rec.notOwnBuffer++;
+        buffers.add(chunk.buffer);
+        rec.chunks.push(chunk);
         return sink.write(chunk);
       },
     };
@@ -68,29 +72,31 @@ async function withRequest<T>(body: Buffer, handle: (req: IncomingMessage) => Pr
   }
 }
 
-async function pumpToFile(body: Readable, seen: Buffer[], alsoListen: 'before' | 'later' | false = false) {
+/** Pumps `body` into a new file. alsoListen: another 'data' listener, attached with the pump's or after it. */
+async function pumpToFile(body: Readable, rec: Recorded, alsoListen: 'before' | 'later' | false = false) {
   const path = join(dir, `up-${seq++}`);
   writeFileSync(path, '');
   const hash = ResumableHash.create('sha256');
+  let otherListenerGot: Buffer | undefined;
   const fh = await open(path, 'r+');
   try {
     if (alsoListen === 'before') body.on('data', () => undefined); // same tick as the pump's: both see every chunk
-    const done = pumpBody(body, recording(fileSink(fh.fd, 0, hash), seen));
-    if (alsoListen === 'later') body.once('data', (c: Buffer) => setTimeout(() => lateChunkLength.push(c.length), 20));
+    const done = pumpBody(body, recording(fileSink(fh.fd, 0, hash), rec));
+    if (alsoListen === 'later') body.once('data', (c: Buffer) => (otherListenerGot = c));
     await done;
   } finally {
     await fh.close();
   }
-  return { stored: readFileSync(path), digest: hash.digest() };
+  return { stored: readFileSync(path), digest: hash.digest(), otherListenerGot };
 }
 
-const lateChunkLength: number[] = [];
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 t.test('file sink: an HTTP request body is stored whole and every chunk is freed once stored', { skip }, async (t) => {
   const body = randomBytes(3 * 1024 * 1024 + 17);
-  const seen: Buffer[] = [];
-  const { stored, digest } = await withRequest(body, (req) => pumpToFile(req, seen));
+  const rec = recorded();
+  const seen = rec.chunks;
+  const { stored, digest } = await withRequest(body, (req) => pumpToFile(req, rec));
   t.ok(stored.equals(body), 'the file holds the body');
   t.equal(digest, sha(body), 'the digest is the body’s');
   t.ok(seen.length > 1, `the body came in ${seen.length} chunks`);
@@ -101,27 +107,24 @@ t.test('file sink: an HTTP request body is stored whole and every chunk is freed
   );
   // What makes freeing them safe: Node's HTTP parser gives every chunk an ArrayBuffer of its own. A Node
   // that recycles body buffers must fail here (body-chunks.ts), not corrupt uploads.
-  t.equal(notOwnBuffer, 0, 'every chunk had an ArrayBuffer of its own, never seen before');
+  t.equal(rec.notOwnBuffer, 0, 'every chunk had an ArrayBuffer of its own, never seen before');
 });
 
 t.test('a body with another data listener, or one that is not a request, keeps its chunks', { skip }, async (t) => {
   const body = randomBytes(1024 * 1024 + 5);
-  const seen: Buffer[] = [];
-  const { stored } = await withRequest(body, (req) => pumpToFile(req, seen, 'before'));
+  const rec = recorded();
+  const { stored } = await withRequest(body, (req) => pumpToFile(req, rec, 'before'));
   t.ok(stored.equals(body), 'stored whole');
-  t.ok(seen.length > 0 && seen.every((c) => c.byteLength > 0), 'another listener saw the chunks: none detached');
+  t.ok(rec.chunks.length > 0 && rec.chunks.every((c) => c.byteLength > 0), 'another listener saw the chunks: none detached');
 
-  const seenLate: Buffer[] = [];
-  const late = await withRequest(body, (req) => pumpToFile(req, seenLate, 'later'));
-  await sleep(50);
+  const late = await withRequest(body, (req) => pumpToFile(req, recorded(), 'later'));
   t.ok(late.stored.equals(body), 'stored whole with a listener added mid-body');
-  t.equal(lateChunkLength.length, 1, 'the late listener got a chunk');
-  t.ok(lateChunkLength[0]! > 0, 'the chunk a late listener holds is not freed under it (read 20 ms later)');
+  t.ok(late.otherListenerGot, 'the late listener got a chunk');
+  t.ok(late.otherListenerGot!.byteLength > 0, 'the chunk a late listener holds is not freed under it, even after the pump finished');
 
   const own = [randomBytes(200_000), randomBytes(300_000), randomBytes(70_000)];
   const copies = own.map((c) => Buffer.from(c));
-  const seen2: Buffer[] = [];
-  const r = await pumpToFile(Readable.from(own, { objectMode: false }), seen2);
+  const r = await pumpToFile(Readable.from(own, { objectMode: false }), recorded());
   t.ok(r.stored.equals(Buffer.concat(copies)), 'stored whole');
   t.ok(own.every((c, i) => c.equals(copies[i]!)), 'the caller’s own buffers are untouched');
 });
@@ -142,8 +145,9 @@ t.test('writable sink: a chunk is freed only after both the Writable and the has
     },
   });
   const hash = ResumableHash.create('sha256');
-  const seen: Buffer[] = [];
-  await withRequest(body, (req) => pumpBody(req, recording(writableSink(out, hash, { copiesChunks: true }), seen)));
+  const rec = recorded();
+  const seen = rec.chunks;
+  await withRequest(body, (req) => pumpBody(req, recording(writableSink(out, hash, { copiesChunks: true }), rec)));
   t.equal(emptyOnArrival, 0, 'no chunk was freed before the Writable read it');
   t.ok(Buffer.concat(received).equals(body), 'the Writable got the body');
   t.equal(hash.digest(), sha(body), 'the hash covers the body');
@@ -151,8 +155,9 @@ t.test('writable sink: a chunk is freed only after both the Writable and the has
 
   // A Writable that keeps the chunks (no copiesChunks): nothing is freed; its reader gets the body.
   const through = new PassThrough({ highWaterMark: 64 * 1024 * 1024 });
-  const seen2: Buffer[] = [];
-  await withRequest(body, (req) => pumpBody(req, recording(writableSink(through, undefined), seen2)));
+  const kept2 = recorded();
+  const seen2 = kept2.chunks;
+  await withRequest(body, (req) => pumpBody(req, recording(writableSink(through, undefined), kept2)));
   const kept: Buffer[] = [];
   for await (const c of through) kept.push(c as Buffer);
   t.ok(Buffer.concat(kept).equals(body), 'a keeping Writable’s reader gets the whole body');
